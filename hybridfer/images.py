@@ -1,0 +1,331 @@
+"""Image inputs shared by every transformer: validation, lazy decoding, batches, content hashes.
+
+Every hybridfer transformer accepts the same inputs:
+
+- an integer or float array ``(n, H, W)`` (grayscale) or ``(n, H, W, C)`` with ``C`` in 1 or 3;
+- a flat 2-D array ``(n, H*W[*C])`` together with ``image_shape=(H, W[, C])`` (a square
+  grayscale shape is inferred when ``image_shape`` is None and ``H*W`` is a perfect square);
+- a sequence of image file paths, decoded lazily, batch by batch.
+
+Pixel scale follows torchvision: integer images are on [0, 255], float images on [0, 1].
+:func:`as_image_source` turns any of them into an :class:`ImageSource`, which hands out
+batches and per-image content hashes (used as feature-cache keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageReadError",
+    "ImageSource",
+    "as_image_source",
+    "content_hash",
+    "read_image",
+    "read_images",
+]
+
+IMAGE_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm",
+)
+
+
+class ImageReadError(ValueError):
+    """An image file exists but cannot be decoded (corrupt, truncated or not an image)."""
+
+
+def read_image(path: str | os.PathLike, color: str | None = "gray") -> np.ndarray:
+    """Decode one image file to a uint8 array.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The image file.
+    color : {"gray", "rgb", None}
+        ``"gray"`` returns ``(H, W)``, ``"rgb"`` returns ``(H, W, 3)``; ``None`` keeps
+        grayscale files gray and turns every other mode into RGB.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ImageReadError
+        If the file cannot be decoded as an image.
+    """
+    if color not in ("gray", "rgb", None):
+        raise ValueError(f"color must be 'gray', 'rgb' or None, got {color!r}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if color == "gray" or (color is None and im.mode in ("L", "LA", "I", "I;16", "F", "1")):
+                im = im.convert("L")
+            else:
+                im = im.convert("RGB")
+            return np.asarray(im, dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: {os.fspath(path)!r}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            f"cannot decode image file {os.fspath(path)!r}: {exc}. "
+            f"Expected a readable image ({', '.join(IMAGE_SUFFIXES)})."
+        ) from exc
+
+
+def read_images(
+    paths: Sequence[str | os.PathLike],
+    color: str | None = "gray",
+    n_jobs: int | None = None,
+) -> list[np.ndarray]:
+    """Decode many image files, in parallel threads (Pillow releases the GIL while decoding).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        Image files.
+    color : {"gray", "rgb", None}
+        As in :func:`read_image`.
+    n_jobs : int or None
+        Number of threads; None uses up to 8 (at most the number of CPUs).
+    """
+    paths = list(paths)
+    if n_jobs is None:
+        n_jobs = min(8, os.cpu_count() or 1)
+    if n_jobs <= 1 or len(paths) < 64:
+        return [read_image(p, color) for p in paths]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(lambda p: read_image(p, color), paths, chunksize=256))
+
+
+def content_hash(image: np.ndarray) -> str:
+    """A hex digest that identifies an image by its pixels, shape and dtype."""
+    image = np.ascontiguousarray(image)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{image.dtype.str}{image.shape}".encode())
+    h.update(image.data)
+    return h.hexdigest()
+
+
+def _is_path_like(x: object) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _stack(images: list[np.ndarray], where: Sequence[str]) -> np.ndarray:
+    shape = images[0].shape
+    for img, name in zip(images, where, strict=True):
+        if img.shape != shape:
+            raise ValueError(
+                f"images in one batch must share a shape: {where[0]!r} is {shape} but "
+                f"{name!r} is {img.shape}. Resize them first, or load them with a fixed image size."
+            )
+    return np.stack(images)
+
+
+class ImageSource:
+    """Random-access view over images held in memory or read lazily from files.
+
+    Use :func:`as_image_source` to build one; estimators never need to know which kind it is.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, H, W) or (n, H, W, C), optional
+        Images in memory (uint8 on [0, 255] or float on [0, 1]).
+    paths : sequence of str, optional
+        Image files, decoded on demand with ``color``.
+    color : {"gray", "rgb", None}
+        How files are decoded.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray | None = None,
+        paths: Sequence[str] | None = None,
+        color: str | None = None,
+    ) -> None:
+        if (images is None) == (paths is None):
+            raise ValueError("give exactly one of images or paths")
+        self.images = images
+        self.paths = None if paths is None else [os.fspath(p) for p in paths]
+        self.color = color
+        self._hashes: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images) if self.images is not None else len(self.paths)
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when images are decoded from files on demand."""
+        return self.paths is not None
+
+    def load(self, indices: Sequence[int] | slice | np.ndarray) -> np.ndarray:
+        """Return the images at ``indices`` as one array ``(b, H, W[, C])``."""
+        if self.images is not None:
+            return self.images[indices]
+        idx = np.arange(len(self))[indices]
+        chosen = [self.paths[i] for i in idx]
+        return _stack(read_images(chosen, self.color), chosen)
+
+    def iter_batches(self, batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(slice, images)`` over consecutive batches of at most ``batch_size`` images."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        for start in range(0, len(self), batch_size):
+            sl = slice(start, min(start + batch_size, len(self)))
+            yield sl, self.load(sl)
+
+    def first_image_shape(self) -> tuple[int, ...]:
+        """Shape of one image (reads one file for a lazy source)."""
+        return tuple(self.load(slice(0, 1)).shape[1:])
+
+    def content_hashes(self, batch_size: int = 1024) -> list[str]:
+        """Per-image content hashes (computed once, then remembered)."""
+        if self._hashes is None:
+            hashes: list[str] = []
+            for _, batch in self.iter_batches(batch_size):
+                hashes.extend(content_hash(img) for img in batch)
+            self._hashes = hashes
+        return self._hashes
+
+
+def _check_array(X: np.ndarray, image_shape: Sequence[int] | None, name: str) -> np.ndarray:
+    if X.dtype == bool:
+        X = X.astype(np.uint8) * 255
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise TypeError(
+            f"{name} has dtype {X.dtype}; expected integer pixels on [0, 255] or float pixels "
+            "on [0, 1], or a sequence of image file paths"
+        )
+    if X.ndim == 2:
+        d = X.shape[1]
+        if image_shape is None:
+            side = int(round(np.sqrt(d)))
+            if side * side != d:
+                raise ValueError(
+                    f"{name} is a flat 2-D array of shape {X.shape} and {d} is not a square "
+                    "number of pixels; pass image_shape=(H, W) or (H, W, C) with H*W*C == "
+                    f"{d}, or give images as an (n, H, W[, C]) array"
+                )
+            image_shape = (side, side)
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) not in (2, 3) or int(np.prod(image_shape)) != d:
+            raise ValueError(
+                f"image_shape={image_shape} does not fit {name} of shape {X.shape}: expected "
+                f"(H, W) or (H, W, C) with H*W*C == {d}"
+            )
+        X = X.reshape((X.shape[0], *image_shape))
+    elif image_shape is not None and tuple(X.shape[1:]) != tuple(image_shape) and X.ndim in (3, 4):
+        raise ValueError(
+            f"{name} holds images of shape {X.shape[1:]} but image_shape={tuple(image_shape)}"
+        )
+    if X.ndim not in (3, 4):
+        raise ValueError(
+            f"{name} has {X.ndim} dimensions (shape {X.shape}); expected (n, H, W), "
+            "(n, H, W, C), or a flat (n, H*W) array with image_shape"
+        )
+    if X.ndim == 4:
+        if X.shape[-1] == 1:
+            X = X[..., 0]
+        elif X.shape[-1] != 3:
+            raise ValueError(
+                f"{name} has shape {X.shape}: expected channels last with C in (1, 3); "
+                "for channels-first data use X.transpose(0, 2, 3, 1)"
+            )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} contains 0 images; expected at least 1")
+    if np.issubdtype(X.dtype, np.floating):
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or infinite pixel values")
+    elif X.dtype != np.uint8:
+        lo, hi = X.min(), X.max()
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"{name} has integer pixels on [{lo}, {hi}]; expected values on [0, 255]"
+            )
+        X = X.astype(np.uint8)
+    return X
+
+
+def as_image_source(
+    X: object,
+    image_shape: Sequence[int] | None = None,
+    *,
+    color: str | None = None,
+    name: str = "X",
+) -> ImageSource:
+    """Validate any supported image input and wrap it as an :class:`ImageSource`.
+
+    Parameters
+    ----------
+    X : array-like or sequence of paths or ImageSource
+        See the module docstring for the accepted forms.
+    image_shape : tuple of int, optional
+        ``(H, W)`` or ``(H, W, C)`` of each image when ``X`` is a flat 2-D array.
+    color : {"gray", "rgb", None}
+        How image files are decoded (ignored for arrays).
+    name : str
+        The argument's name, used in error messages.
+
+    Raises
+    ------
+    ValueError, TypeError, FileNotFoundError
+        With a message that names ``name`` and what was expected.
+    """
+    if isinstance(X, ImageSource):
+        return X
+    if _is_path_like(X):
+        raise TypeError(
+            f"{name} is a single path {os.fspath(X)!r}; expected a sequence of image paths "
+            "(use hybridfer.data.load_image_folder for a folder)"
+        )
+    if hasattr(X, "to_numpy") and not hasattr(X, "columns"):  # pandas Series of paths
+        X = X.to_numpy()
+    if isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_path_like(p) for p in X):
+        paths = [os.fspath(p) for p in X]
+    elif isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "OUS" and len(X) > 0:
+        if not all(_is_path_like(p) for p in X):
+            raise TypeError(f"{name} is a 1-D array of objects that are not all image paths")
+        paths = [os.fspath(p) for p in X]
+    else:
+        if hasattr(X, "columns"):  # a DataFrame of pixel columns
+            X = X.to_numpy()
+        try:
+            arr = np.asarray(X)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{name} cannot be read as an image array: {exc}") from exc
+        if arr.size == 0 and arr.ndim <= 1:
+            raise ValueError(f"{name} contains 0 images; expected at least 1")
+        return ImageSource(images=_check_array(arr, image_shape, name), color=color)
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise FileNotFoundError(
+            f"{name}: {len(missing)} of {len(paths)} image paths do not exist, e.g. "
+            f"{missing[:3]}{more}"
+        )
+    return ImageSource(paths=paths, color=color)
+
+
+def to_gray_float(batch: np.ndarray) -> np.ndarray:
+    """Convert a batch ``(b, H, W[, 3])`` to float64 grayscale on [0, 1] (ITU-R 601 luma)."""
+    if np.issubdtype(batch.dtype, np.integer):
+        batch = batch.astype(np.float64) / 255.0
+    else:
+        batch = batch.astype(np.float64, copy=False)
+    if batch.ndim == 4:
+        batch = batch @ np.array([0.299, 0.587, 0.114])
+    return batch
+
+
+def check_path(path: str | os.PathLike, what: str = "path") -> Path:
+    """Return ``path`` as a Path, raising FileNotFoundError naming ``what`` if it is absent."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist")
+    return p
