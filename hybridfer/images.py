@@ -31,10 +31,21 @@ __all__ = [
     "content_hash",
     "read_image",
     "read_images",
+    "stack_images",
 ]
 
 IMAGE_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pnm",
 )
 
 
@@ -117,13 +128,15 @@ def _is_path_like(x: object) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
-def _stack(images: list[np.ndarray], where: Sequence[str]) -> np.ndarray:
+def stack_images(images: list[np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """Stack decoded images, naming the first file whose shape differs from the first one."""
     shape = images[0].shape
-    for img, name in zip(images, where, strict=True):
+    for img, name in zip(images, names, strict=True):
         if img.shape != shape:
             raise ValueError(
-                f"images in one batch must share a shape: {where[0]!r} is {shape} but "
-                f"{name!r} is {img.shape}. Resize them first, or load them with a fixed image size."
+                f"image {name!r} has shape {img.shape} but {names[0]!r} has {shape}; images "
+                "stacked together must share a size (resize them first, or load them lazily "
+                "and let an extractor resize each batch)"
             )
     return np.stack(images)
 
@@ -170,7 +183,7 @@ class ImageSource:
             return self.images[indices]
         idx = np.arange(len(self))[indices]
         chosen = [self.paths[i] for i in idx]
-        return _stack(read_images(chosen, self.color), chosen)
+        return stack_images(read_images(chosen, self.color), chosen)
 
     def iter_batches(self, batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield ``(slice, images)`` over consecutive batches of at most ``batch_size`` images."""

@@ -1,0 +1,24 @@
+"""Loading FER data: image folders, FER2013, CK+48, synthetic faces, and honest splits."""
+
+from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
+from hybridfer.data.dataset import FERDataset
+from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
+from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
+from hybridfer.data.splits import check_disjoint_groups, make_cv, usage_split
+from hybridfer.data.synthetic import make_faces
+
+__all__ = [
+    "CKPLUS_CLASSES",
+    "FER2013_CLASSES",
+    "FER2013_USAGES",
+    "FERDataset",
+    "check_disjoint_groups",
+    "list_image_folder",
+    "load_ckplus48",
+    "load_fer2013",
+    "load_image_folder",
+    "make_cv",
+    "make_faces",
+    "parse_groups",
+    "usage_split",
+]
