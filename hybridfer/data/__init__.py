@@ -4,6 +4,13 @@ from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
+from hybridfer.data.sequences import (
+    FrameWindows,
+    PerFrame,
+    clips_from_paths,
+    frames_from_dataset,
+    make_frame_windows,
+)
 from hybridfer.data.splits import check_disjoint_groups, make_cv, usage_split
 from hybridfer.data.synthetic import make_faces
 
@@ -12,13 +19,18 @@ __all__ = [
     "FER2013_CLASSES",
     "FER2013_USAGES",
     "FERDataset",
+    "FrameWindows",
+    "PerFrame",
     "check_disjoint_groups",
+    "clips_from_paths",
+    "frames_from_dataset",
     "list_image_folder",
     "load_ckplus48",
     "load_fer2013",
     "load_image_folder",
     "make_cv",
     "make_faces",
+    "make_frame_windows",
     "parse_groups",
     "usage_split",
 ]

@@ -1,0 +1,23 @@
+"""Classifiers for extracted features and images: weight-normalized XGBoost, an LSTM head,
+and an end-to-end FER network.
+
+The torch-based classifiers are imported on first use, so ``WNXGBClassifier`` alone does
+not load torch.
+"""
+
+from hybridfer.classifiers.wnxgb import WNXGBClassifier
+
+__all__ = ["FERNetClassifier", "LSTMHeadClassifier", "WNXGBClassifier"]
+
+_LAZY = {
+    "FERNetClassifier": "hybridfer.classifiers.fernet",
+    "LSTMHeadClassifier": "hybridfer.classifiers.lstm_head",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,375 @@
+"""An end-to-end image classifier: backbone + head trained on images, as a scikit-learn estimator.
+
+:class:`FERNetClassifier` is the papers' end-to-end baseline in the same pipelines, CV and
+ablations as the hybrids: a FER network of :mod:`hybridfer.nn.architectures` or a torchvision
+backbone, with its own head or a linear, MLP or LSTM-over-tokens head, trained with the shared
+loop of :mod:`hybridfer.nn.training` (two-stage freezing, focal loss, class weights, EMA,
+augmentation, early stopping, mixed precision on GPU).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names, check_is_fitted
+from torch import nn
+
+from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net, count_parameters
+from hybridfer.nn.augment import make_augmentation
+from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.estimator import (
+    IMAGE_DOC,
+    IMAGE_TRAINING_DOC,
+    TRAINING_DOC,
+    TRAINING_PARAMETER_CONSTRAINTS,
+    ImageNetworkMixin,
+    TorchTrainingMixin,
+    seed_from,
+)
+from hybridfer.nn.finetune import backbone_trunk
+from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
+from hybridfer.nn.training import RowSubset, fit_module, predict_module, seeded
+
+__all__ = ["FERNetClassifier"]
+
+
+class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
+    """A network trained end to end on face images (backbone + head).
+
+    Parameters
+    ----------
+    backbone : str, default="fer_resnet"
+        A FER network (``"cnnlstm_model1"``, ``"cnnlstm_model2"``, ``"cnnlstm_model3"``,
+        ``"fer_resnet"``, ``"fer_vgg"``) or a torchvision classification model name
+        (``"mobilenet_v2"``, ``"mobilenet_v3_large"``, ``"resnet50"``, ``"convnext_tiny"``...),
+        whose convolutional trunk is used.
+    head : {"auto", "native", "linear", "mlp", "lstm"}, default="auto"
+        ``"native"``: the FER network's own head (the paper models' LSTMs and dense layers);
+        ``"linear"``/``"mlp"``: global average pooling then a linear layer or an MLP of
+        ``hidden_units`` (CLCM: ``(128, 64)``, dropout 0.5); ``"lstm"``: an LSTM over the
+        trunk's spatial tokens (the pain paper's head). ``"auto"``: native for FER networks,
+        linear for torchvision backbones.
+    weights : str, path or None, default=None
+        torchvision backbones only: ``"DEFAULT"`` or a weights name (loaded the standard
+        torchvision way), a local state-dict file, or None (random initialisation).
+    architecture_params : dict or None, default=None
+        Extra arguments of a FER network (``{"widths": (32, 64, 128, 256)}``).
+    hidden_units : tuple of int, default=(128, 64)
+        Hidden layers of the ``"mlp"`` head (and of the ``"lstm"`` head's dense part).
+    head_dropout : float, default=0.5
+    lstm_hidden : int, default=128
+    lstm_layers : int, default=1
+    bidirectional : bool, default=False
+    freeze : str, list of str or None, default=None
+        Modules frozen in the first stage: ``"backbone"`` (head-only training; the modules are
+        named ``backbone`` and ``head`` unless ``head="native"``), or any module names such as
+        ``"backbone.0"``.
+    freeze_up_to : str or None, default=None
+        Freeze every parameter up to and including this module (e.g.
+        ``"backbone.1"`` is MobileNetV2's first bottleneck block: the CLCM setting).
+    frozen_epochs : int or None, default=None
+        Epochs of the frozen stage; then everything is trained (two-stage transfer learning).
+        None keeps the frozen modules frozen throughout.
+    unfreeze_lr : float or None, default=None
+        Learning rate of the second stage (None: ``learning_rate``).
+    """
+
+    __doc__ += (
+        IMAGE_DOC.replace(
+            'color : {"gray", "rgb"}, default="gray"',
+            'color : {"auto", "gray", "rgb"}, default="auto"',
+        ).replace(
+            'normalize : {"none", "imagenet", "minus_one_one", "half"}, default="none"',
+            'normalize : {"auto", "none", "imagenet", "minus_one_one", "half"}, default="auto"',
+        )
+        + """        ``"auto"`` for ``color``/``normalize``: gray and [0, 1] pixels for FER networks, RGB and
+        ImageNet statistics for torchvision backbones.
+"""
+        + IMAGE_TRAINING_DOC
+        + TRAINING_DOC
+        + """
+    predict_batch_size : int, default=256
+
+    Attributes
+    ----------
+    model_ : nn.Module
+        The trained network (on the CPU, eval mode).
+    classes_ : ndarray
+    history_ : list of dict
+    best_epoch_ : int or None
+    n_parameters_ : int
+    """
+    )
+
+    _parameter_constraints: dict = {
+        "backbone": [str],
+        "head": [StrOptions({"auto", "native", "linear", "mlp", "lstm"})],
+        "weights": "no_validation",
+        "architecture_params": [dict, None],
+        "hidden_units": [tuple, list],
+        "head_dropout": [Interval(Real, 0, 1, closed="left")],
+        "lstm_hidden": [Interval(Integral, 1, None, closed="left")],
+        "lstm_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "freeze": [str, list, tuple, None],
+        "freeze_up_to": [str, None],
+        "frozen_epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "unfreeze_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "color": [StrOptions({"auto", "gray", "rgb"})],
+        "normalize": [StrOptions({"auto", "none", "imagenet", "minus_one_one", "half"})],
+        "equalize": ["boolean"],
+        "image_shape": [tuple, list, None],
+        "augment": [None, "boolean", str, dict, callable],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        backbone="fer_resnet",
+        head="auto",
+        weights=None,
+        architecture_params=None,
+        hidden_units=(128, 64),
+        head_dropout=0.5,
+        lstm_hidden=128,
+        lstm_layers=1,
+        bidirectional=False,
+        freeze=None,
+        freeze_up_to=None,
+        frozen_epochs=None,
+        unfreeze_lr=None,
+        input_size=None,
+        color="auto",
+        normalize="auto",
+        equalize=False,
+        image_shape=None,
+        augment=None,
+        epochs=30,
+        batch_size=64,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        lr_schedule=None,
+        min_lr=0.0,
+        loss="cross_entropy",
+        focal_alpha=None,
+        focal_gamma=2.0,
+        label_smoothing=0.0,
+        class_weight=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        monitor="val_loss",
+        ema_decay=None,
+        grad_clip=None,
+        max_time=None,
+        device="auto",
+        precision="auto",
+        predict_batch_size=256,
+        random_state=None,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.head = head
+        self.weights = weights
+        self.architecture_params = architecture_params
+        self.hidden_units = hidden_units
+        self.head_dropout = head_dropout
+        self.lstm_hidden = lstm_hidden
+        self.lstm_layers = lstm_layers
+        self.bidirectional = bidirectional
+        self.freeze = freeze
+        self.freeze_up_to = freeze_up_to
+        self.frozen_epochs = frozen_epochs
+        self.unfreeze_lr = unfreeze_lr
+        self.input_size = input_size
+        self.color = color
+        self.normalize = normalize
+        self.equalize = equalize
+        self.image_shape = image_shape
+        self.augment = augment
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.min_lr = min_lr
+        self.loss = loss
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.monitor = monitor
+        self.ema_decay = ema_decay
+        self.grad_clip = grad_clip
+        self.max_time = max_time
+        self.device = device
+        self.precision = precision
+        self.predict_batch_size = predict_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- network -----------------------------------------------------------------------------
+    def _is_fer_net(self) -> bool:
+        return self.backbone in ARCHITECTURES
+
+    def _build_network(self, seed: int, n_classes: int) -> nn.Module:
+        head = self.head
+        if head == "auto":
+            head = "native" if self._is_fer_net() else "linear"
+        size = self.input_size_
+        with seeded(seed):
+            if self._is_fer_net():
+                net = build_fer_net(
+                    self.backbone,
+                    n_classes=n_classes,
+                    in_channels=self.in_channels_,
+                    image_size=size,
+                    **(self.architecture_params or {}),
+                )
+                if head == "native":
+                    return net
+                trunk = net.trunk
+            else:
+                if head == "native":
+                    raise ValueError(
+                        f"head='native' is only for the FER networks {sorted(ARCHITECTURES)}; "
+                        f"use 'linear', 'mlp' or 'lstm' with backbone={self.backbone!r}"
+                    )
+                if self.architecture_params:
+                    raise ValueError("architecture_params is only for the FER networks")
+                from hybridfer.extractors.weights import build_torchvision_model
+
+                trunk = backbone_trunk(
+                    build_torchvision_model(self.backbone, self.weights, seed).model
+                )
+            head_input = "tokens" if head == "lstm" else "pooled"
+            width = probe_features(trunk, torch.zeros(1, self.in_channels_, *size), head_input)[-1]
+            if head == "lstm":
+                head_module: nn.Module = SequenceClassifier(
+                    width,
+                    n_classes,
+                    hidden_size=self.lstm_hidden,
+                    num_layers=self.lstm_layers,
+                    bidirectional=self.bidirectional,
+                    dropout=self.head_dropout,
+                    dense_units=tuple(self.hidden_units),
+                )
+            else:
+                units = tuple(self.hidden_units) if head == "mlp" else ()
+                head_module = PooledHead(width, n_classes, units, self.head_dropout)
+            return BackboneClassifier(trunk, head_module, head_input)
+
+    # -- scikit-learn API --------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Train the network end to end.
+
+        Parameters
+        ----------
+        X : array-like or sequence of paths
+            Images ``(n, H, W[, C])``, flat ``(n, H*W)`` with ``image_shape``, or file paths.
+        y : array-like of shape (n,)
+        sample_weight : array-like of shape (n,), optional
+            Zero-weight images are left out.
+        eval_set : (X_val, y_val), optional
+            Validation images for early stopping (instead of a held-out fraction).
+
+        Returns
+        -------
+        self
+        """
+        codes, sw = self._validate_targets(y, sample_weight)
+        _check_feature_names(self, X, reset=True)
+        source = self._image_source(X)
+        if len(codes) != len(source):
+            raise ValueError(f"X has {len(source)} images but y has {len(codes)} labels")
+        self._check_images(source, reset=True)
+        rows = None
+        if sw is not None and np.any(sw == 0):
+            rows = np.flatnonzero(sw > 0)
+            codes, sw = codes[rows], sw[rows]
+        fer = self._is_fer_net()
+        color = self.color if self.color != "auto" else ("gray" if fer else "rgb")
+        self.in_channels_ = 1 if color == "gray" else 3
+        self.normalize_ = (
+            self.normalize if self.normalize != "auto" else ("none" if fer else "imagenet")
+        )
+        self.input_size_ = self._check_input_size(source)
+        seed = seed_from(self.random_state)
+        self.model_ = self._build_network(seed, len(self.classes_))
+        device = resolve_device(self.device)
+        eval_data = None
+        if eval_set is not None:
+            eval_data = (
+                self._image_source(eval_set[0]),
+                self._encode_known(eval_set[1], "eval_set y"),
+            )
+        result = fit_module(
+            self.model_,
+            source if rows is None else RowSubset(source, rows),
+            codes,
+            self._train_config(seed),
+            n_classes=len(self.classes_),
+            prepare=self._preprocessor(device),
+            augment=make_augmentation(self.augment),
+            sample_weight=sw,
+            eval_set=eval_data,
+            classes=self.classes_,
+        )
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = result.n_epochs
+        self.train_time_ = result.train_time
+        self.n_parameters_ = count_parameters(self.model_)
+        return self
+
+    def _preprocessor(self, device):
+        from hybridfer.extractors.preprocessing import Preprocessor
+
+        return Preprocessor(
+            input_size=self.input_size_,
+            normalize=self.normalize_,
+            equalize=self.equalize,
+            out_channels=self.in_channels_,
+        ).to(device)
+
+    def _logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        _check_feature_names(self, X, reset=False)
+        source = self._image_source(X)
+        self._check_images(source, reset=False)
+        device = resolve_device(self.device)
+        return predict_module(
+            self.model_,
+            source,
+            prepare=self._preprocessor(device),
+            batch_size=self.predict_batch_size,
+            device=device,
+            precision=self.precision,
+        )
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` in ``classes_`` order."""
+        logits = torch.from_numpy(self._logits(X)).double()
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each image."""
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # image file paths
+        return tags

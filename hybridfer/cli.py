@@ -1,0 +1,858 @@
+"""The ``hybridfer`` command: tune, ablate, evaluate, extract, demo, components.
+
+Every command but ``demo`` and ``components`` reads a TOML configuration (see
+:mod:`hybridfer.tuning.config`); results go to a working folder (``[output] workdir`` or
+``--workdir``). Run ``hybridfer COMMAND --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main", "run_ablate", "run_demo", "run_evaluate", "run_extract", "run_tune"]
+
+_log = logging.getLogger("hybridfer")
+
+
+def _echo(*lines: str) -> None:
+    print(*lines, sep="\n", flush=True)
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared setup
+# --------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """What a command needs from a config and the command line: folders, storage, data."""
+
+    def __init__(
+        self,
+        cfg,
+        workdir: str | os.PathLike | None = None,
+        storage: str | None = None,
+        study: str | None = None,
+        data: tuple | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.workdir = Path(workdir).resolve() if workdir else cfg.workdir.resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.storage_url = storage or cfg.storage_url(self.workdir)
+        self.study_name = study or cfg.study.name
+        self.cache = cfg.cache_path(self.workdir)
+        self._data = data
+
+    def data(self):
+        if self._data is None:
+            from hybridfer.tuning.config import load_data
+
+            start = time.perf_counter()
+            self._data = load_data(self.cfg)
+            train, test = self._data
+            test_txt = f", test {len(test)} images" if test is not None else ""
+            _echo(
+                f"data: {train.name}: train {len(train)} images{test_txt} "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
+        return self._data
+
+    def groups(self, ds):
+        return ds.groups if self.cfg.cv.group else None
+
+    def storage(self):
+        from hybridfer.tuning.study import make_storage
+
+        s = self.cfg.study
+        return make_storage(
+            self.storage_url,
+            heartbeat_interval=s.heartbeat_interval,
+            grace_period=s.grace_period or None,
+            max_retry=s.max_retry,
+        )
+
+
+def _save_joblib(obj: Any, path: Path) -> None:
+    import joblib
+
+    from hybridfer._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        joblib.dump(obj, tmp)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from hybridfer._io import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def _trial_line(trial, metric: str) -> str:
+    label = trial.user_attrs.get("pipeline", "?")
+    folds = trial.user_attrs.get("fold_scores", {}).get(metric, [])
+    spread = f" ± {np.std(folds, ddof=1):.4f}" if len(folds) > 1 else ""
+    return (
+        f"best trial #{trial.number}: {label}  {metric} = {trial.value:.4f}{spread} "
+        f"(mean of {len(folds)} folds)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# tune
+# --------------------------------------------------------------------------------------------
+
+
+def run_tune(
+    cfg,
+    *,
+    workdir=None,
+    storage=None,
+    study=None,
+    n_trials=None,
+    timeout=None,
+    max_trials=None,
+    resume=True,
+    reclaim_running=False,
+    progress=True,
+    refit=True,
+    add_trials=0,
+    data=None,
+) -> dict:
+    """``hybridfer tune``: run (or join, or continue) the config's study; write the best
+    pipeline and a summary. Returns the summary dict."""
+    from hybridfer.tuning.objective import CVObjective
+    from hybridfer.tuning.study import (
+        add_trials as queue_more,
+    )
+    from hybridfer.tuning.study import (
+        make_pruner,
+        make_sampler,
+        open_study,
+        run_worker,
+        study_counts,
+        study_spec,
+    )
+
+    run = _Run(cfg, workdir, storage, study, data)
+    s = cfg.study
+    space = cfg.tune_space()
+    train, _ = run.data()
+    objective = CVObjective(
+        train.X,
+        train.y,
+        space,
+        cv=cfg.cv.n_splits,
+        groups=run.groups(train),
+        scoring=s.metric,
+        resample=cfg.cv.resample,
+        store="auto" if cfg.cache.reuse else None,
+        cache=run.cache,
+        random_state=cfg.cv.random_state,
+    )
+    store = run.storage()
+    budget = int(n_trials or s.n_trials)
+    study_obj = open_study(
+        store,
+        run.study_name,
+        spec=study_spec("tune", space, objective),
+        tickets=[{}] * budget,
+        sampler=make_sampler(s.sampler, s.random_state),
+        pruner=make_pruner(s.pruner, objective.n_folds),
+        resume=resume,
+    )
+    if add_trials:
+        total = queue_more(study_obj, add_trials)
+        _echo(f"queued {add_trials} more trials: the study's budget is now {total}")
+    before = study_counts(study_obj)
+    _echo(
+        f"study {run.study_name!r} in {_redact(run.storage_url)}: "
+        f"{before['finished']} finished, {before['waiting']} queued, "
+        f"{before['running']} running elsewhere; {objective.n_folds}-fold CV on "
+        f"{len(train)} images, metric {s.metric}"
+    )
+    _echo(space.describe())
+    report = run_worker(
+        study_obj,
+        objective,
+        storage=store,
+        timeout=(timeout or s.timeout) or None,
+        max_trials=max_trials,
+        progress=progress,
+        max_retry=s.max_retry,
+        reclaim_running=reclaim_running,
+    )
+    counts = study_counts(study_obj)
+    _echo(
+        f"this worker: {report.complete} complete, {report.pruned} pruned, "
+        f"{report.failed} failed; study: {counts['complete']} complete, "
+        f"{counts['pruned']} pruned, {counts['fail']} failed, {counts['waiting']} queued, "
+        f"{counts['running']} running"
+    )
+    summary: dict[str, Any] = {
+        "study": run.study_name,
+        "storage": _redact(run.storage_url),
+        "metric": s.metric,
+        "counts": counts,
+        "workdir": os.fspath(run.workdir),
+    }
+    if counts["complete"] == 0:
+        _echo("no completed trial yet: nothing to report")
+        return summary
+    best = study_obj.best_trial
+    choice = space.from_params(best.params)
+    _echo(_trial_line(best, s.metric), "  params: " + json.dumps(best.params, default=str))
+    summary.update(
+        {
+            "best_trial": best.number,
+            "best_value": best.value,
+            "best_pipeline": choice.label,
+            "best_params": best.params,
+            "best_fold_scores": best.user_attrs.get("fold_scores"),
+        }
+    )
+    trials = study_obj.trials_dataframe(
+        attrs=("number", "value", "state", "params", "duration", "user_attrs")
+    )
+    _write_text(run.workdir / "trials.csv", trials.to_csv(index=False))
+    if refit:
+        start = time.perf_counter()
+        model = objective.refit(choice)
+        path = run.workdir / "best_pipeline.joblib"
+        _save_joblib(model, path)
+        summary["best_pipeline_file"] = os.fspath(path)
+        _echo(
+            f"best pipeline refitted on all {len(train)} training images "
+            f"({time.perf_counter() - start:.1f} s): {path}"
+        )
+    _write_text(run.workdir / "tune_summary.json", json.dumps(summary, indent=2, default=str))
+    _write_text(run.workdir / "tune_summary.md", _tune_markdown(summary, study_obj, s.metric))
+    _echo(f"summary: {run.workdir / 'tune_summary.md'}")
+    return summary
+
+
+def _redact(url: str) -> str:
+    """A storage URL without its password."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+def _tune_markdown(summary: dict, study, metric: str) -> str:
+    from optuna.trial import TrialState
+
+    lines = [
+        f"# Study {summary['study']}",
+        "",
+        f"- storage: `{summary['storage']}`",
+        f"- metric: {metric}",
+        "- trials: " + ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v),
+        "",
+        f"## Best trial #{summary['best_trial']}: {summary['best_pipeline']}",
+        "",
+        f"{metric} = {summary['best_value']:.4f}",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in summary["best_params"].items()]
+    lines += ["", "## Top trials", "", f"| trial | pipeline | {metric} |", "|---|---|---|"]
+    done = sorted(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value
+    )[:10]
+    lines += [f"| {t.number} | {t.user_attrs.get('pipeline', '')} | {t.value:.4f} |" for t in done]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# ablate
+# --------------------------------------------------------------------------------------------
+
+
+def run_ablate(
+    cfg,
+    *,
+    workdir=None,
+    storage=None,
+    study=None,
+    max_trials=None,
+    resume=True,
+    progress=True,
+    test=None,
+    data=None,
+):
+    """``hybridfer ablate``: every feature set x classifier on identical folds; writes
+    ``ablation.csv``, ``ablation.md``, ``ablation_folds.csv`` and ``ablation.png``."""
+    from hybridfer.tuning.ablation import ablate
+
+    run = _Run(cfg, workdir, storage, None, data)
+    name = study or cfg.ablation.name or f"{cfg.study.name}-ablation"
+    cfg.ablation_space()  # validates component parameters before any work
+    train, test_ds = run.data()
+    use_test = cfg.ablation.test if test is None else test
+    if use_test and test_ds is None:
+        from hybridfer.tuning.config import ConfigError
+
+        raise ConfigError(
+            f"{cfg.source}: ablation.test needs a test split (data.test_size > 0 "
+            "or FER2013's test usage)"
+        )
+    s = cfg.study
+    _echo(
+        f"ablation {name!r}: {len(cfg.ablation_features)} feature sets x "
+        f"{len(cfg.ablation_classifiers)} classifiers, {cfg.cv.n_splits}-fold CV on "
+        f"{len(train)} images"
+        + (f", plus the test split ({len(test_ds)} images)" if use_test else "")
+    )
+    result = ablate(
+        train.X,
+        train.y,
+        features=cfg.ablation_features,
+        classifiers=cfg.ablation_classifiers,
+        params=_fixed_params(cfg),
+        groups=run.groups(train),
+        cv=cfg.cv.n_splits,
+        metrics=cfg.ablation.metrics,
+        baseline=cfg.ablation.baseline,
+        X_test=test_ds.X if use_test else None,
+        y_test=test_ds.y if use_test else None,
+        storage=run.storage(),
+        study_name=name,
+        resume=resume,
+        cache=run.cache,
+        reuse_features=cfg.cache.reuse,
+        resample=cfg.cv.resample,
+        random_state=cfg.cv.random_state,
+        progress=progress,
+        max_trials=max_trials,
+        max_retry=s.max_retry,
+    )
+    n_pairs = len(cfg.ablation_features) * len(cfg.ablation_classifiers)
+    if len(result.pairs) < n_pairs:
+        _echo(f"{len(result.pairs)} of {n_pairs} pairs done so far; rerun to continue")
+    if not result.pairs:
+        return result
+    if result.baseline not in result.pairs:
+        _echo(f"the baseline {result.baseline} is not done yet; differences are left out")
+    out = run.workdir
+    result.to_csv(out / "ablation.csv")
+    _write_text(out / "ablation_folds.csv", result.scores.to_csv(index=False))
+    markdown = result.to_markdown()
+    _write_text(out / "ablation.md", f"# Ablation {name}\n\n{markdown}\n")
+    result.plot(out / "ablation.png")
+    _echo(
+        "",
+        markdown,
+        "",
+        f"wrote {out / 'ablation.csv'}, {out / 'ablation.md'}, {out / 'ablation.png'}",
+    )
+    return result
+
+
+def _fixed_params(cfg) -> dict:
+    """``[params]`` plus the fixed values of ``[space]`` (ablations tune nothing)."""
+    from collections.abc import Mapping
+
+    out = {k: dict(v) for k, v in cfg.params.items()}
+    for comp, table in cfg.space.items():
+        for k, v in table.items():
+            if not isinstance(v, Mapping):
+                out.setdefault(comp, {})[k] = v
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------
+
+
+def run_evaluate(
+    cfg,
+    *,
+    workdir=None,
+    storage=None,
+    study=None,
+    pipeline=None,
+    pair=None,
+    audit=True,
+    data=None,
+) -> dict:
+    """``hybridfer evaluate``: fit a pipeline on the training split, report on the test split.
+
+    The pipeline is ``pipeline`` (a joblib file, refitted), or ``pair``
+    (``"features/classifier"`` at fixed settings), or else the best trial of the config's
+    study. Writes ``report.md``/``report.csv``, ``confusion.png``/``confusion.csv`` and
+    ``leakage.md``/``leakage.csv`` to ``<workdir>/evaluate``.
+    """
+    import joblib
+    from sklearn.base import clone
+
+    from hybridfer.evaluation import (
+        classification_report_frame,
+        confusion_matrix_frame,
+        leakage_audit,
+        plot_confusion_matrix,
+        report_markdown,
+    )
+    from hybridfer.tuning.config import ConfigError
+
+    run = _Run(cfg, workdir, storage, study, data)
+    train, test = run.data()
+    if test is None:
+        raise ConfigError(
+            f"{cfg.source}: no test split to evaluate on: set data.test_size > 0 "
+            "(or use FER2013's test usage)"
+        )
+    rs = cfg.cv.random_state
+    if pipeline is not None:
+        source = f"pipeline file {pipeline}"
+        model = clone(joblib.load(pipeline))
+    elif pair is not None:
+        features, _, classifier = pair.partition("/")
+        from hybridfer.tuning.spaces import PipelineSpace
+
+        try:
+            space = PipelineSpace(features, classifier, params=_fixed_params(cfg), tune=False)
+        except ValueError as exc:
+            raise ConfigError(f"--pair {pair!r}: {exc}") from None
+        model = space.build_pipeline(
+            space.choice(features, classifier), cache=run.cache, random_state=rs
+        )
+        source = f"pair {pair} at fixed settings"
+    else:
+        import optuna
+
+        try:
+            st = optuna.load_study(study_name=run.study_name, storage=run.storage())
+            best = st.best_trial
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(
+                f"no completed trial of study {run.study_name!r} in "
+                f"{_redact(run.storage_url)} ({exc}); run `hybridfer tune` first, or pass "
+                "--pipeline FILE or --pair FEATURES/CLASSIFIER"
+            ) from None
+        choice = cfg.tune_space().from_params(best.params)
+        model = cfg.tune_space().build_pipeline(choice, cache=run.cache, random_state=rs)
+        source = f"best trial #{best.number} of study {run.study_name!r} ({choice.label})"
+    from hybridfer.tuning.objective import resample_indices, take
+
+    _echo(
+        f"evaluating {source}: fit on {len(train)} training images, report on {len(test)} "
+        "test images"
+    )
+    idx = resample_indices(train.y, np.arange(len(train)), cfg.cv.resample, rs)
+    start = time.perf_counter()
+    model.fit(take(train.X, idx), train.y[idx])
+    fit_s = time.perf_counter() - start
+    y_pred = model.predict(test.X)
+    labels = [c for c in train.classes if c in set(train.y) | set(test.y)]
+    out = run.workdir / "evaluate"
+    frame = classification_report_frame(test.y, y_pred, labels=labels)
+    md = report_markdown(frame)
+    _write_text(out / "report.csv", frame.to_csv())
+    cm = confusion_matrix_frame(test.y, y_pred, labels=labels, normalize=None)
+    _write_text(out / "confusion.csv", cm.to_csv())
+    plot_confusion_matrix(
+        test.y, y_pred, labels=labels, path=out / "confusion.png", title=f"{source} on {test.name}"
+    )
+    result = {
+        "source": source,
+        "fit_seconds": round(fit_s, 2),
+        "accuracy": float(frame.loc["accuracy", "f1"]),
+        "macro_f1": float(frame.loc["macro avg", "f1"]),
+    }
+    text = [
+        f"# Evaluation: {source}",
+        "",
+        f"Trained on {train.name} ({len(train)} images), "
+        f"tested on {test.name} ({len(test)} images).",
+        "",
+        md,
+    ]
+    _echo("", md, "")
+    if audit:
+        leak = leakage_audit(train, test)
+        result["leakage"] = leak.counts()
+        _write_text(out / "leakage.csv", leak.pairs.to_csv(index=False))
+        _write_text(out / "leakage.md", leak.to_markdown())
+        text += ["", "## Leakage audit (train vs test)", "", leak.summary()]
+        _echo("leakage audit (train vs test): " + leak.summary())
+    _write_text(out / "report.md", "\n".join(text) + "\n")
+    _write_text(out / "evaluation.json", json.dumps(result, indent=2, default=str))
+    _echo(f"wrote {out / 'report.md'}, {out / 'confusion.png'}")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# extract
+# --------------------------------------------------------------------------------------------
+
+
+def run_extract(cfg, *, workdir=None, features=None, split="all") -> dict:
+    """``hybridfer extract``: fill the on-disk feature cache for the config's images.
+
+    Each component at its fixed settings (``[params]`` over the estimator's defaults).
+    Per-image components only (a CNN trained in ``fit`` cannot be cached ahead of a study).
+    Returns ``{component: seconds}``.
+    """
+    from optuna.trial import FixedTrial
+
+    from hybridfer.tuning.config import ConfigError
+    from hybridfer.tuning.registry import COMPONENTS, split_feature_set
+    from hybridfer.tuning.spaces import parse_space, suggest_params
+
+    run = _Run(cfg, workdir)
+    if run.cache is None:
+        raise ConfigError(f"{cfg.source}: cache.path is empty: there is no feature cache to fill")
+    sets = features or list(dict.fromkeys([*cfg.pipeline.features, *cfg.ablation_features]))
+    names: list[str] = []
+    for fs in sets:
+        for p in split_feature_set(fs, where="--features"):
+            if p not in names:
+                names.append(p)
+    train, test = run.data()
+    parts = {
+        "train": [train],
+        "test": [test] if test is not None else [],
+        "all": [train] + ([test] if test is not None else []),
+    }[split]
+    from hybridfer.tuning.objective import _concat_images
+
+    X = parts[0].X
+    for ds in parts[1:]:
+        X = _concat_images(X, ds.X)
+    fixed = _fixed_params(cfg)
+    timings = {}
+    for name in names:
+        comp = COMPONENTS[name]
+        if not comp.per_image:
+            _echo(f"{name}: skipped (trained in fit: its features depend on the training fold)")
+            continue
+        if "cache" not in comp.param_names():
+            _echo(f"{name}: skipped (it takes no feature cache)")
+            continue
+        start = time.perf_counter()
+        params = suggest_params(FixedTrial({}), name, parse_space(fixed.get(name), name))
+        est = comp.build(params, cache=run.cache, random_state=cfg.cv.random_state)
+        F = est.fit(X).transform(X)
+        timings[name] = round(time.perf_counter() - start, 2)
+        _echo(
+            f"{name}: {F.shape[0]} images x {F.shape[1]} features in the cache ({timings[name]} s)"
+        )
+    _echo(f"feature cache: {run.cache}")
+    return timings
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------
+
+DEMO_CONFIG: dict[str, Any] = {
+    "data": {"source": "synthetic", "n_samples": 1000, "image_size": 48, "test_size": 0.2},
+    "pipeline": {"features": ["hog", "lbp", "hog+lbp"], "classifiers": ["wnxgb", "svm"]},
+    # small boosted models and a narrowed space keep the demo under 3 minutes on 2 cores
+    "params": {"wnxgb": {"n_estimators": 40, "max_depth": 3, "max_bin": 32}},
+    "space": {
+        "wnxgb": {
+            "n_estimators": {"low": 20, "high": 60},
+            "max_depth": {"low": 2, "high": 4},
+            "learning_rate": {"low": 0.1, "high": 0.5, "log": True},
+        }
+    },
+    "cv": {"n_splits": 3},
+    "study": {"name": "demo", "storage": "study.db", "n_trials": 10, "pruner": "median"},
+    "ablation": {"baseline": "hog/svm", "name": "demo-ablation"},
+}
+
+
+def run_demo(
+    workdir: str | os.PathLike = "hybridfer-work/demo",
+    *,
+    n_samples: int | None = None,
+    n_trials: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """``hybridfer demo``: ablation, study and held-out report on synthetic faces."""
+    from hybridfer.tuning.config import parse_config
+
+    raw = json.loads(json.dumps(DEMO_CONFIG))
+    if n_samples:
+        raw["data"]["n_samples"] = n_samples
+    if n_trials:
+        raw["study"]["n_trials"] = n_trials
+    workdir = Path(workdir).resolve()
+    cfg = parse_config(raw, source="demo config", base_dir=workdir)
+    start = time.perf_counter()
+    _echo(f"hybridfer demo: synthetic faces (hybridfer.data.make_faces), working folder {workdir}")
+    data = _Run(cfg, workdir).data()
+    _echo(
+        "",
+        "1/3 ablation: {hog, lbp, hog+lbp} x {wnxgb, svm} at fixed settings, "
+        f"{cfg.cv.n_splits}-fold subject-grouped CV",
+    )
+    t0 = time.perf_counter()
+    ablation = run_ablate(cfg, workdir=workdir, progress=progress, data=data)
+    _echo(f"(ablation: {time.perf_counter() - t0:.0f} s)", "")
+    _echo(f"2/3 study: {cfg.study.n_trials} trials over the same pairs with tuned settings")
+    t0 = time.perf_counter()
+    summary = run_tune(cfg, workdir=workdir, progress=progress, data=data)
+    _echo(f"(study: {time.perf_counter() - t0:.0f} s)", "")
+    _echo("3/3 the best pipeline, refitted on the training split, on the held-out test split")
+    evaluation = run_evaluate(cfg, workdir=workdir, data=data)
+    _echo(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {workdir}")
+    return {"ablation": ablation, "tune": summary, "evaluate": evaluation}
+
+
+# --------------------------------------------------------------------------------------------
+# components
+# --------------------------------------------------------------------------------------------
+
+
+def run_components() -> None:
+    """``hybridfer components``: the registry, availability and default spaces."""
+    from hybridfer.tuning.registry import COMPONENTS
+    from hybridfer.tuning.spaces import format_space, merge_spaces, parse_space
+
+    for kind in ("features", "classifier"):
+        _echo(f"{kind}:")
+        for name, comp in COMPONENTS.items():
+            if comp.kind != kind:
+                continue
+            ok = "available" if comp.available() else "not available"
+            _echo(f"  {name:<18} {comp.description} [{ok}]")
+            space = merge_spaces(comp.defaults, parse_space(comp.space, name))
+            for k, v in format_space(space).items():
+                _echo(f"      {k}: {v}")
+    _echo("feature sets join components with '+', e.g. resnet50+hog+lbp")
+
+
+# --------------------------------------------------------------------------------------------
+# argument parsing
+# --------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from hybridfer import __version__
+
+    p = argparse.ArgumentParser(
+        prog="hybridfer",
+        description="Facial expression recognition: deep + handcrafted features with classical "
+        "classifiers, tuned with Optuna.",
+    )
+    p.add_argument("--version", action="version", version=f"hybridfer {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every trial")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp, study=True):
+        sp.add_argument("config", help="TOML configuration file")
+        sp.add_argument("--workdir", help="working folder (default: [output] workdir)")
+        if study:
+            sp.add_argument(
+                "--storage",
+                help="study storage: SQLite file, journal file "
+                "(*.log) or URL such as postgresql://user@127.0.0.1/db "
+                "(default: [study] storage)",
+            )
+            sp.add_argument("--study", help="study name (default: from the config)")
+
+    t = sub.add_parser("tune", help="run, join or resume an Optuna study over pipelines")
+    common(t)
+    t.add_argument("--n-trials", type=int, help="budget when the study is created")
+    t.add_argument(
+        "--add-trials",
+        type=int,
+        default=0,
+        metavar="K",
+        help="queue K more trials in an existing study",
+    )
+    t.add_argument(
+        "--timeout", type=float, help="seconds after which this worker starts no new trial"
+    )
+    t.add_argument(
+        "--max-trials", type=int, metavar="K", help="run at most K trials in this worker"
+    )
+    g = t.add_mutually_exclusive_group()
+    g.add_argument(
+        "--resume",
+        dest="resume",
+        action="store_true",
+        default=True,
+        help="continue the study if it exists (default)",
+    )
+    g.add_argument(
+        "--no-resume", dest="resume", action="store_false", help="fail if the study already exists"
+    )
+    t.add_argument(
+        "--reclaim-running",
+        action="store_true",
+        help="journal storage: requeue trials left running by a crashed worker "
+        "(only when no other worker runs)",
+    )
+    t.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="do not refit and save the best pipeline",
+    )
+    t.add_argument("--no-progress", dest="progress", action="store_false")
+
+    a = sub.add_parser("ablate", help="feature sets x classifiers on identical folds")
+    common(a)
+    a.add_argument("--max-trials", type=int, metavar="K", help="run at most K pairs now")
+    a.add_argument(
+        "--test",
+        action="store_true",
+        default=None,
+        help="also fit each pair on the training split and score the test split",
+    )
+    a.add_argument("--no-progress", dest="progress", action="store_false")
+
+    e = sub.add_parser("evaluate", help="fit on the training split, report on the test split")
+    common(e)
+    src = e.add_mutually_exclusive_group()
+    src.add_argument("--pipeline", help="a pipeline saved with joblib (refitted on train)")
+    src.add_argument("--pair", help="FEATURES/CLASSIFIER at fixed settings, e.g. hog+lbp/svm")
+    e.add_argument(
+        "--no-audit", dest="audit", action="store_false", help="skip the train/test leakage audit"
+    )
+
+    x = sub.add_parser("extract", help="fill the feature cache ahead of studies")
+    common(x, study=False)
+    x.add_argument("--features", nargs="+", help="feature sets (default: all in the config)")
+    x.add_argument("--split", choices=("train", "test", "all"), default="all")
+
+    d = sub.add_parser("demo", help="ablation + study + report on synthetic faces (< 3 min)")
+    d.add_argument("--workdir", default="hybridfer-work/demo", help="working folder")
+    d.add_argument("--n-samples", type=int, help="synthetic images (default 1000)")
+    d.add_argument("--n-trials", type=int, help="study trials (default 10)")
+    d.add_argument("--no-progress", dest="progress", action="store_false")
+
+    sub.add_parser("components", help="list components and their default search spaces")
+    return p
+
+
+def _raise_interrupt(signum, frame):
+    """SIGINT and SIGTERM: stop the worker; its running trial is queued again."""
+    from hybridfer.tuning.study import request_stop
+
+    request_stop()
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hybridfer`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    # OpenMP threads that spin while waiting make XGBoost/LightGBM many times slower when
+    # cores are shared (several workers on one machine); waiting passively costs nothing
+    # when they are not. Read by the OpenMP runtime when it loads, so set before any import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    _quiet_optuna()
+    if args.verbose:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.INFO)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    with _suppress_signal_errors():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    from hybridfer.tuning.config import ConfigError, load_config
+    from hybridfer.tuning.registry import ComponentError
+    from hybridfer.tuning.spaces import SpaceError
+    from hybridfer.tuning.study import StudyMismatchError
+
+    try:
+        if args.command == "components":
+            run_components()
+        elif args.command == "demo":
+            run_demo(
+                args.workdir,
+                n_samples=args.n_samples,
+                n_trials=args.n_trials,
+                progress=args.progress,
+            )
+        else:
+            cfg = load_config(args.config)
+            if args.command == "tune":
+                run_tune(
+                    cfg,
+                    workdir=args.workdir,
+                    storage=args.storage,
+                    study=args.study,
+                    n_trials=args.n_trials,
+                    timeout=args.timeout,
+                    max_trials=args.max_trials,
+                    resume=args.resume,
+                    reclaim_running=args.reclaim_running,
+                    progress=args.progress,
+                    refit=args.refit,
+                    add_trials=args.add_trials,
+                )
+            elif args.command == "ablate":
+                run_ablate(
+                    cfg,
+                    workdir=args.workdir,
+                    storage=args.storage,
+                    study=args.study,
+                    max_trials=args.max_trials,
+                    progress=args.progress,
+                    test=args.test,
+                )
+            elif args.command == "evaluate":
+                run_evaluate(
+                    cfg,
+                    workdir=args.workdir,
+                    storage=args.storage,
+                    study=args.study,
+                    pipeline=args.pipeline,
+                    pair=args.pair,
+                    audit=args.audit,
+                )
+            elif args.command == "extract":
+                run_extract(cfg, workdir=args.workdir, features=args.features, split=args.split)
+    except (ConfigError, ComponentError, SpaceError, StudyMismatchError) as exc:
+        print(f"hybridfer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"\nhybridfer {args.command}: interrupted; completed trials are saved and the "
+            "interrupted one is queued again: rerun the same command to continue",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+class _suppress_signal_errors:
+    """signal.signal fails outside the main thread (e.g. main() called from a thread)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return exc_type is ValueError
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Supervised CNN features: train a small FER network in ``fit``, read its embeddings.
+
+:class:`CNNFeatures` is a transformer whose ``fit(X, y)`` trains one of
+:data:`hybridfer.nn.architectures.ARCHITECTURES` (the CNN-LSTM paper's three models, or the
+deeper ``fer_resnet``/``fer_vgg``) on the labelled images, and whose ``transform`` returns the
+trained network's penultimate activations (``output="embedding"``) or its last feature map as
+spatial tokens (``output="tokens"``, 3-D). A classical classifier on those features
+(``WNXGBClassifier``, ``LSTMHeadClassifier``) is the hybrid; :meth:`CNNFeatures.network_predict`
+gives the network's own softmax decision to compare against.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names, check_is_fitted
+
+from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net, count_parameters
+from hybridfer.nn.augment import make_augmentation
+from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.estimator import (
+    IMAGE_DOC,
+    IMAGE_TRAINING_DOC,
+    TRAINING_DOC,
+    TRAINING_PARAMETER_CONSTRAINTS,
+    ImageNetworkMixin,
+    TorchTrainingMixin,
+    seed_from,
+)
+from hybridfer.nn.training import RowSubset, fit_module, predict_module, seeded
+
+__all__ = ["CNNFeatures"]
+
+
+def _embed(model, x):
+    return model.embed(x)
+
+
+def _tokens(model, x):
+    return model.tokens(x)
+
+
+class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseEstimator):
+    """Features learned by training a small FER CNN on the labelled images.
+
+    Parameters
+    ----------
+    architecture : str, default="cnnlstm_model3"
+        ``"cnnlstm_model1"``, ``"cnnlstm_model2"``, ``"cnnlstm_model3"`` (the CNN-LSTM paper's
+        models, 117,031 / 303,495 / 457,863 parameters at 48x48x1), ``"fer_resnet"`` or
+        ``"fer_vgg"`` (deeper nets); see :mod:`hybridfer.nn.architectures`.
+    architecture_params : dict or None, default=None
+        Extra arguments of the architecture (``{"widths": (32, 64, 128, 256)}``,
+        ``{"dropout": 0.5}``...).
+    output : {"embedding", "tokens"}, default="embedding"
+        ``"embedding"``: the penultimate activations, 2-D float32 ``(n, embedding_dim)``.
+        ``"tokens"``: the trunk's last feature map as ``(n, h*w, C)`` float32 (3-D, for
+        :class:`~hybridfer.classifiers.LSTMHeadClassifier`).
+    """
+
+    __doc__ += (
+        IMAGE_DOC
+        + IMAGE_TRAINING_DOC
+        + TRAINING_DOC
+        + """
+    predict_batch_size : int, default=256
+        Images per forward pass in ``transform``.
+
+    Attributes
+    ----------
+    model_ : FERNet
+        The trained network (on the CPU, eval mode).
+    classes_ : ndarray
+        Training labels, in the order of :meth:`network_predict_proba`'s columns.
+    n_features_out_ : int
+        Width of one output row (of one token with ``output="tokens"``).
+    history_ : list of dict
+        Per-epoch loss/accuracy (and validation metrics).
+    best_epoch_ : int or None
+        Epoch restored by early stopping.
+    n_parameters_ : int
+        Trainable parameters of the network.
+    """
+    )
+
+    _parameter_constraints: dict = {
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "architecture_params": [dict, None],
+        "output": [StrOptions({"embedding", "tokens"})],
+        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "color": [StrOptions({"gray", "rgb"})],
+        "normalize": [StrOptions({"none", "imagenet", "minus_one_one", "half"})],
+        "equalize": ["boolean"],
+        "image_shape": [tuple, list, None],
+        "augment": [None, "boolean", str, dict, callable],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        architecture="cnnlstm_model3",
+        architecture_params=None,
+        output="embedding",
+        input_size=None,
+        color="gray",
+        normalize="none",
+        equalize=False,
+        image_shape=None,
+        augment=None,
+        epochs=30,
+        batch_size=64,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        lr_schedule=None,
+        min_lr=0.0,
+        loss="cross_entropy",
+        focal_alpha=None,
+        focal_gamma=2.0,
+        label_smoothing=0.0,
+        class_weight=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        monitor="val_loss",
+        ema_decay=None,
+        grad_clip=None,
+        max_time=None,
+        device="auto",
+        precision="auto",
+        predict_batch_size=256,
+        random_state=None,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.architecture_params = architecture_params
+        self.output = output
+        self.input_size = input_size
+        self.color = color
+        self.normalize = normalize
+        self.equalize = equalize
+        self.image_shape = image_shape
+        self.augment = augment
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.min_lr = min_lr
+        self.loss = loss
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.monitor = monitor
+        self.ema_decay = ema_decay
+        self.grad_clip = grad_clip
+        self.max_time = max_time
+        self.device = device
+        self.precision = precision
+        self.predict_batch_size = predict_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None, eval_set=None):
+        """Train the network on labelled images.
+
+        Parameters
+        ----------
+        X : array-like or sequence of paths
+            Images ``(n, H, W[, C])``, flat ``(n, H*W)`` with ``image_shape``, or file paths.
+        y : array-like of shape (n,)
+            Labels.
+        sample_weight : array-like of shape (n,), optional
+            Per-image loss weights (zero-weight images are left out).
+        eval_set : (X_val, y_val), optional
+            Validation images and labels for early stopping (instead of a held-out fraction).
+
+        Returns
+        -------
+        self
+        """
+        codes, sw = self._validate_targets(y, sample_weight)
+        _check_feature_names(self, X, reset=True)
+        source = self._image_source(X)
+        if len(codes) != len(source):
+            raise ValueError(f"X has {len(source)} images but y has {len(codes)} labels")
+        self._check_images(source, reset=True)
+        rows = None
+        if sw is not None and np.any(sw == 0):
+            rows = np.flatnonzero(sw > 0)
+            codes, sw = codes[rows], sw[rows]
+        self.input_size_ = self._check_input_size(source)
+        in_channels = 1 if self.color == "gray" else 3
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        with seeded(seed):
+            self.model_ = build_fer_net(
+                self.architecture,
+                n_classes=len(self.classes_),
+                in_channels=in_channels,
+                image_size=self.input_size_,
+                **(self.architecture_params or {}),
+            )
+        self.in_channels_ = in_channels
+        prepare = self._make_preprocessor(in_channels, device)
+        eval_data = None
+        if eval_set is not None:
+            eval_source = self._image_source(eval_set[0])
+            eval_data = (eval_source, self._encode_known(eval_set[1], "eval_set y"))
+        data = source if rows is None else RowSubset(source, rows)
+        result = fit_module(
+            self.model_,
+            data,
+            codes,
+            self._train_config(seed),
+            n_classes=len(self.classes_),
+            prepare=prepare,
+            augment=make_augmentation(self.augment),
+            sample_weight=sw,
+            eval_set=eval_data,
+            classes=self.classes_,
+        )
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = result.n_epochs
+        self.train_time_ = result.train_time
+        self.n_parameters_ = count_parameters(self.model_)
+        self.n_features_out_ = (
+            self.model_.embedding_dim if self.output == "embedding" else self.model_.token_dim
+        )
+        return self
+
+    def _run(self, X, forward) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        _check_feature_names(self, X, reset=False)
+        source = self._image_source(X)
+        self._check_images(source, reset=False)
+        device = resolve_device(self.device)
+        return predict_module(
+            self.model_,
+            source,
+            prepare=self._make_preprocessor(self.in_channels_, device),
+            forward=forward,
+            batch_size=self.predict_batch_size,
+            device=device,
+            precision=self.precision,
+        )
+
+    def transform(self, X) -> np.ndarray:
+        """Embeddings ``(n, embedding_dim)`` or tokens ``(n, h*w, C)`` of the trained network.
+
+        Parameters
+        ----------
+        X : array-like or sequence of paths
+            Images in any accepted form (see :mod:`hybridfer.images`).
+
+        Returns
+        -------
+        ndarray of float32
+        """
+        return self._run(X, _embed if self.output == "embedding" else _tokens)
+
+    def network_predict_proba(self, X) -> np.ndarray:
+        """The trained network's own softmax probabilities ``(n, n_classes)``."""
+        logits = torch.from_numpy(self._run(X, None)).double()
+        return torch.softmax(logits, dim=1).numpy()
+
+    def network_predict(self, X) -> np.ndarray:
+        """The trained network's own decision (the baseline a hybrid is compared against)."""
+        return self.classes_[np.argmax(self._run(X, None), axis=1)]
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """``cnnlstm_model3.embedding.0`` ... (``cnnlstm_model3.token.0`` ... per channel of a
+        token with ``output="tokens"``)."""
+        check_is_fitted(self, "model_")
+        kind = "embedding" if self.output == "embedding" else "token"
+        return np.asarray(
+            [f"{self.architecture}.{kind}.{i}" for i in range(self.n_features_out_)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.string = True  # image file paths
+        return tags

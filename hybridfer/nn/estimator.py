@@ -1,0 +1,278 @@
+"""What the scikit-learn estimators that train a torch network share.
+
+The training parameters (``epochs``, ``learning_rate``, ``loss``, ``ema_decay``...) are the same
+for :class:`~hybridfer.extractors.CNNFeatures`, :class:`~hybridfer.classifiers.FERNetClassifier`
+and :class:`~hybridfer.classifiers.LSTMHeadClassifier`: each lists them in its ``__init__`` (as
+scikit-learn requires) and :class:`TorchTrainingMixin` turns them into a
+:class:`~hybridfer.nn.training.TrainConfig`, validates labels, sample weights and evaluation
+sets, and seeds the run.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, column_or_1d
+
+from hybridfer.extractors.preprocessing import Preprocessor, resolve_input_size
+from hybridfer.images import ImageSource, as_image_source
+from hybridfer.nn.training import TrainConfig
+
+__all__ = [
+    "IMAGE_DOC",
+    "IMAGE_TRAINING_DOC",
+    "ImageNetworkMixin",
+    "TRAINING_DOC",
+    "TRAINING_PARAMETER_CONSTRAINTS",
+    "TorchTrainingMixin",
+    "seed_from",
+]
+
+TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "lr_schedule": [StrOptions({"constant", "cosine", "step", "onecycle"}), None],
+    "min_lr": [Interval(Real, 0, None, closed="left")],
+    "loss": [StrOptions({"cross_entropy", "focal"})],
+    "focal_alpha": [Interval(Real, 0, None, closed="left"), "array-like", None],
+    "focal_gamma": [Interval(Real, 0, None, closed="left")],
+    "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    "class_weight": [StrOptions({"balanced", "normalized"}), dict, None],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "monitor": [StrOptions({"val_loss", "val_accuracy"})],
+    "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
+    "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+    "max_time": [Interval(Real, 0, None, closed="neither"), None],
+    "device": [str],
+    "precision": [StrOptions({"auto", "float32", "bfloat16", "float16"})],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+TRAINING_DOC = """
+    epochs : int
+        Maximum passes over the training data.
+    batch_size : int, default=64
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+    learning_rate : float
+    weight_decay : float, default=0.0
+    lr_schedule : {"constant", "cosine", "step", "onecycle"} or None, default=None
+        Cosine annealing to ``min_lr``, step decay (x0.1 every 10 epochs) or one-cycle.
+    min_lr : float, default=0.0
+        Final learning rate of the cosine schedule.
+    loss : {"cross_entropy", "focal"}, default="cross_entropy"
+    focal_alpha : float, array-like or None, default=None
+        Focal-loss balancing factor (scalar, or one per class in ``classes_`` order).
+    focal_gamma : float, default=2.0
+        Focal-loss focusing parameter (0 gives the cross-entropy).
+    label_smoothing : float, default=0.0
+    class_weight : {"balanced", "normalized"}, dict or None, default=None
+        ``"balanced"``: n / (K n_c); ``"normalized"``: N / n_c normalised to sum 1 (CTAN); a
+        dict maps labels to weights. Multiplied into the sample weights.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` (or use ``eval_set`` given to ``fit``),
+        stop after ``patience`` epochs without improvement of ``monitor`` and restore the best
+        epoch's weights.
+    validation_fraction : float, default=0.1
+    patience : int, default=10
+    monitor : {"val_loss", "val_accuracy"}, default="val_loss"
+    ema_decay : float or None, default=None
+        Keep an exponential moving average of the weights (e.g. 0.999); validation uses it and
+        the fitted network ends with the averaged weights.
+    grad_clip : float or None, default=None
+        Clip the global gradient norm.
+    max_time : float or None, default=None
+        Training-time budget in seconds (checked after every batch).
+    device : str, default="auto"
+        ``"auto"``: cuda, then mps, then cpu.
+    precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
+        ``"auto"``: mixed precision on GPU, float32 on the CPU.
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, batch order, validation split, dropout and augmentation: the
+        same seed gives the same model on the same machine.
+    verbose : int, default=0
+        >= 1 shows a progress bar per epoch and one line of loss/accuracy per epoch.
+"""
+
+IMAGE_TRAINING_DOC = """
+    augment : None, bool, "default", "pain", dict or callable, default=None
+        Batch augmentation during training (see :func:`hybridfer.nn.augment.make_augmentation`):
+        flip, rotation, shift, zoom and shear drawn per image with torchvision.transforms.v2.
+"""
+
+_CONFIG_FIELDS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "lr_schedule",
+    "min_lr",
+    "loss",
+    "focal_alpha",
+    "focal_gamma",
+    "label_smoothing",
+    "class_weight",
+    "early_stopping",
+    "validation_fraction",
+    "patience",
+    "monitor",
+    "ema_decay",
+    "grad_clip",
+    "max_time",
+    "device",
+    "precision",
+    "verbose",
+    "freeze",
+    "freeze_up_to",
+    "frozen_epochs",
+    "unfreeze_lr",
+)
+
+
+def seed_from(random_state: Any) -> int:
+    """An int seed from a scikit-learn ``random_state`` (None draws one from numpy)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class TorchTrainingMixin:
+    """Shared helpers of the torch-trained estimators (labels, weights, configuration)."""
+
+    def _train_config(self, seed: int, **overrides: Any) -> TrainConfig:
+        kwargs = {name: getattr(self, name) for name in _CONFIG_FIELDS if hasattr(self, name)}
+        if kwargs.get("focal_alpha") is not None and not np.isscalar(kwargs["focal_alpha"]):
+            alpha = np.asarray(kwargs["focal_alpha"], dtype=float)
+            if alpha.shape != (len(self.classes_),):
+                raise ValueError(
+                    f"focal_alpha has {alpha.size} values; expected a scalar or one per class "
+                    f"({len(self.classes_)})"
+                )
+            kwargs["focal_alpha"] = alpha.tolist()
+        kwargs.update(overrides)
+        return TrainConfig(random_state=seed, **kwargs)
+
+    def _encode_labels(self, y: Any) -> np.ndarray:
+        """Set ``classes_`` and return integer codes; at least two classes are required."""
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            got = f"1 class ({self.classes_[0]!r})" if len(self.classes_) else "no samples"
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; got {got}"
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _encode_known(self, y: Any, name: str = "y") -> np.ndarray:
+        """Integer codes of labels that must all be in ``classes_``."""
+        y = column_or_1d(np.asarray(y), warn=True)
+        lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
+        try:
+            return np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(
+                f"{name} holds label {exc.args[0]!r}, which is not among the training classes "
+                f"{self.classes_.tolist()}"
+            ) from None
+
+    def _sample_weight(
+        self, sample_weight: Any, n: int, codes: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Validated non-negative weights (None stays None).
+
+        Samples with zero weight are left out of training, so at least two classes must keep
+        a positive weight.
+        """
+        if sample_weight is None:
+            return None
+        sw = _check_sample_weight(sample_weight, np.empty((n, 0)), ensure_non_negative=True)
+        if codes is not None and len(np.unique(codes[sw > 0])) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with non-zero "
+                "sample_weight; got 1 class"
+            )
+        return sw
+
+
+class ImageNetworkMixin:
+    """Image-side helpers of estimators that train a network on images."""
+
+    def _image_source(self, X: Any) -> ImageSource:
+        if sp.issparse(X):
+            raise TypeError(
+                f"{type(self).__name__} does not support sparse input; expected images "
+                "(n, H, W[, C]), a dense flat (n, H*W) array or image file paths"
+            )
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 is "
+                "required: X must hold images"
+            )
+        return as_image_source(X, self.image_shape, color=None, name="X")
+
+    def _validate_targets(self, y: Any, sample_weight: Any) -> tuple[np.ndarray, Any]:
+        """Labels and sample weights are checked before the images (cheap errors first)."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(the network is trained on labelled images)"
+            )
+        codes = self._encode_labels(y)
+        return codes, self._sample_weight(sample_weight, len(codes), codes)
+
+    def _check_input_size(self, source: ImageSource) -> tuple[int, int]:
+        """The network's input size: ``input_size`` or the images' own (H, W)."""
+        size = resolve_input_size(self.input_size)
+        if size is None:
+            size = tuple(int(s) for s in source.first_image_shape()[:2])
+        return size
+
+    def _make_preprocessor(self, in_channels: int, device: Any) -> Preprocessor:
+        return Preprocessor(
+            input_size=self.input_size_,
+            normalize=self.normalize,
+            equalize=self.equalize,
+            out_channels=in_channels,
+        ).to(device)
+
+    def _check_images(self, source: ImageSource, reset: bool) -> None:
+        shape = tuple(int(s) for s in source.first_image_shape())
+        if reset:
+            self.image_shape_in_ = shape
+            self.n_features_in_ = int(np.prod(shape))
+        elif resolve_input_size(self.input_size) is None and shape[:2] != self.image_shape_in_[:2]:
+            raise ValueError(
+                f"X holds images of size {shape[:2]}, but {type(self).__name__} was fitted on "
+                f"{self.image_shape_in_[:2]} and input_size=None keeps the native size; set "
+                "input_size to resize every image"
+            )
+
+
+IMAGE_DOC = """
+    input_size : int, (H, W) or None, default=None
+        Resize images to this size on the device; None keeps the training images' size.
+    color : {"gray", "rgb"}, default="gray"
+        Channels the network reads (RGB input becomes gray by ITU-R 601 luma, gray input is
+        repeated to 3 channels).
+    normalize : {"none", "imagenet", "minus_one_one", "half"}, default="none"
+        Pixel normalisation after scaling to [0, 1] (see
+        :data:`hybridfer.extractors.preprocessing.NORMALIZATIONS`).
+    equalize : bool, default=False
+        Histogram-equalise each image first.
+    image_shape : tuple of int or None, default=None
+        ``(H, W[, C])`` of each image when X is a flat 2-D array (square gray inferred).
+"""

@@ -1,0 +1,67 @@
+"""Tuning: Optuna studies and ablations over whole pipelines (features x classifiers).
+
+- :mod:`~hybridfer.tuning.registry`: components by name (``resnet50``, ``hog``, ``wnxgb``,
+  ``svm`` ...), each with a default search space; feature unions as ``"resnet50+hog+lbp"``.
+- :mod:`~hybridfer.tuning.spaces`: search spaces as data; :class:`PipelineSpace`, the
+  conditional space of feature set x classifier x settings.
+- :mod:`~hybridfer.tuning.objective`: :class:`CVObjective` (stratified, subject-grouped
+  K-fold, fold-aware pruning) and :class:`FeatureStore` (features computed once per study).
+- :mod:`~hybridfer.tuning.study`: storages (SQLite, journal file, PostgreSQL), a trial budget
+  shared by many workers, heartbeats and resuming; :func:`tune`.
+- :mod:`~hybridfer.tuning.ablation`: :func:`ablate` and :class:`AblationResult`.
+- :mod:`~hybridfer.tuning.config`: TOML configuration files for the ``hybridfer`` command.
+"""
+
+from hybridfer.tuning.ablation import AblationResult, ablate
+from hybridfer.tuning.objective import CVObjective, FeatureStore
+from hybridfer.tuning.registry import (
+    COMPONENTS,
+    Component,
+    ComponentError,
+    available_components,
+    build_classifier,
+    build_features,
+    component_names,
+    get_component,
+    register_component,
+)
+from hybridfer.tuning.spaces import PipelineChoice, PipelineSpace, SpaceError
+from hybridfer.tuning.study import (
+    TuneResult,
+    add_trials,
+    make_pruner,
+    make_sampler,
+    make_storage,
+    open_study,
+    run_worker,
+    study_counts,
+    tune,
+)
+
+__all__ = [
+    "COMPONENTS",
+    "AblationResult",
+    "CVObjective",
+    "Component",
+    "ComponentError",
+    "FeatureStore",
+    "PipelineChoice",
+    "PipelineSpace",
+    "SpaceError",
+    "TuneResult",
+    "ablate",
+    "add_trials",
+    "available_components",
+    "build_classifier",
+    "build_features",
+    "component_names",
+    "get_component",
+    "make_pruner",
+    "make_sampler",
+    "make_storage",
+    "open_study",
+    "register_component",
+    "run_worker",
+    "study_counts",
+    "tune",
+]

@@ -1,0 +1,205 @@
+"""CNNFeatures: a FER CNN trained in fit, its embeddings or tokens out of transform."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from hybridfer.extractors.cnn import CNNFeatures
+
+torch.set_num_threads(1)
+
+SMALL = {"widths": (8, 16, 16, 16), "embedding_dim": 16}
+
+
+def _images(n=60, size=24, seed=0):
+    """Three classes told apart by where a bright square sits."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.integers(0, 60, size=(n, size, size), dtype=np.uint8)
+    for i, c in enumerate(y):
+        r = 2 + 7 * c
+        X[i, r : r + 6, 4:16] = 230
+    return X, np.array(["angry", "happy", "sad"])[y]
+
+
+def test_embeddings_and_names():
+    X, y = _images()
+    f = CNNFeatures("cnnlstm_model3", epochs=2, random_state=0).fit(X, y)
+    Z = f.transform(X[:10])
+    assert Z.shape == (10, 200) and Z.dtype == np.float32
+    assert np.isfinite(Z).all()
+    names = f.get_feature_names_out()
+    assert names[0] == "cnnlstm_model3.embedding.0" and len(names) == 200
+    assert f.n_parameters_ == sum(p.numel() for p in f.model_.parameters())
+    assert len(f.history_) == 2 and f.input_size_ == (24, 24)
+    np.testing.assert_array_equal(f.fit_transform(X, y), f.transform(X))
+
+
+def test_tokens_output():
+    X, y = _images()
+    f = CNNFeatures("cnnlstm_model3", output="tokens", epochs=1, random_state=0).fit(X, y)
+    T = f.transform(X[:4])
+    # 24x24 input: the trunk ends at 1x1x128 (4x4x128 at 48x48)
+    assert T.shape == (4, 1, 128)
+    assert f.get_feature_names_out()[0] == "cnnlstm_model3.token.0"
+    f48 = CNNFeatures("cnnlstm_model1", output="tokens", input_size=48, epochs=1, random_state=0)
+    assert f48.fit(X, y).transform(X[:2]).shape == (2, 100, 32)  # 10x10x32 at 48x48
+
+
+def test_training_learns_and_the_network_softmax_is_available():
+    X, y = _images(n=90)
+    f = CNNFeatures(
+        "fer_resnet",
+        architecture_params=SMALL,
+        epochs=25,
+        batch_size=16,
+        learning_rate=3e-3,
+        random_state=0,
+    ).fit(X[:60], y[:60])
+    assert f.history_[-1]["loss"] < f.history_[0]["loss"]
+    assert np.mean(f.network_predict(X[60:]) == y[60:]) > 0.6
+    proba = f.network_predict_proba(X[60:])
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert list(f.classes_) == ["angry", "happy", "sad"]
+
+
+def test_same_seed_same_features_on_cpu():
+    X, y = _images()
+    params = {"epochs": 2, "augment": True, "random_state": 3, "architecture_params": SMALL}
+    a = CNNFeatures("fer_vgg", **params).fit(X, y).transform(X)
+    b = CNNFeatures("fer_vgg", **params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    c = CNNFeatures("fer_vgg", **{**params, "random_state": 4}).fit(X, y).transform(X)
+    assert not np.array_equal(a, c)
+
+
+def test_transform_is_batch_and_order_invariant_and_pickles():
+    X, y = _images()
+    f = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0, predict_batch_size=7).fit(X, y)
+    full = f.transform(X)
+    perm = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(f.transform(X[perm]), full[perm], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(f.transform(X[:5]), full[:5], rtol=1e-5, atol=1e-6)
+    g = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(g.transform(X), full)
+
+
+def test_accepts_paths_flat_arrays_rgb_and_eval_set(tmp_path):
+    X, y = _images(n=30)
+    paths = []
+    for i, img in enumerate(X):
+        p = tmp_path / f"img_{i:03d}.png"
+        Image.fromarray(img).save(p)
+        paths.append(str(p))
+    f = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(paths, y)
+    from_paths = f.transform(paths)
+    np.testing.assert_allclose(from_paths, f.transform(X), rtol=1e-6)
+    flat = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(X.reshape(30, -1), y)
+    np.testing.assert_allclose(flat.transform(X.reshape(30, -1)), from_paths, rtol=1e-6)
+    rgb = np.repeat(X[..., None], 3, axis=3)
+    g = CNNFeatures(
+        "cnnlstm_model1", color="rgb", epochs=3, early_stopping=True, patience=1, random_state=0
+    ).fit(rgb, y, eval_set=(rgb[:10], y[:10]))
+    assert g.model_.trunk[0][0].in_channels == 3
+    assert g.best_epoch_ is not None
+
+
+def test_zero_sample_weight_is_the_same_as_leaving_images_out():
+    X, y = _images()
+    sw = np.ones(len(y))
+    sw[::4] = 0
+    a = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(X, y, sample_weight=sw)
+    b = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(X[sw > 0], y[sw > 0])
+    np.testing.assert_allclose(a.transform(X), b.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_clear_errors():
+    X, y = _images(n=20)
+    with pytest.raises(ValueError, match="requires y"):
+        CNNFeatures().fit(X)
+    with pytest.raises(ValueError, match="too small"):
+        CNNFeatures("cnnlstm_model3", epochs=1).fit(X[:, :16, :16], y)
+    with pytest.raises(ValueError, match="architecture"):
+        CNNFeatures("alexnet").fit(X, y)
+    with pytest.raises(ValueError, match="does not take these options"):
+        CNNFeatures("cnnlstm_model1", architecture_params={"widths": (4,)}).fit(X, y)
+    f = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on"):
+        f.transform(np.zeros((2, 30, 30), dtype=np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        f.transform(np.full((2, 24, 24), np.nan))
+
+
+@pytest.mark.realdata
+def test_fer2013_files(fer2013_root):
+    from hybridfer.data import load_image_folder
+
+    ds = load_image_folder(fer2013_root / "train", lazy=True)
+    idx = np.random.default_rng(0).choice(len(ds), 140, replace=False)
+    sub = ds.subset(idx)
+    f = CNNFeatures("cnnlstm_model1", epochs=1, batch_size=32, random_state=0)
+    Z = f.fit(sub.X, sub.y).transform(sub.X[:20])
+    assert Z.shape == (20, 32) and np.isfinite(Z).all()
+    assert set(f.classes_) <= set(ds.classes)
+
+
+# sklearn's common checks feed tabular (n_samples, n_features) arrays with 1 to 30 columns;
+# an image network reads images (a flat row must be a square image of at least 22x22 pixels
+# for the paper CNNs), so every check that fits on such data cannot run. The same properties
+# are tested above on images: fit/transform, pickling, batch and order invariance, seeds, zero
+# sample weights, NaN rejection, clear errors.
+_TABULAR = (
+    "fits on tabular (n, d) data; CNNFeatures trains a CNN on images, so d must be a square "
+    "number of pixels of at least 22x22 (tested on images in this file instead)"
+)
+EXPECTED_FAILED = {
+    name: _TABULAR
+    for name in (
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weights_list",
+        "check_sample_weights_not_an_array",
+        "check_sample_weights_not_overwritten",
+        "check_sample_weights_pandas_series",
+        "check_sample_weights_shape",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+    )
+}
+EXPECTED_FAILED["check_dtype_object"] = (
+    "object arrays are not pixel data: hybridfer.images refuses them with a TypeError"
+)
+
+
+@parametrize_with_checks(
+    [CNNFeatures("cnnlstm_model1", epochs=1, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
