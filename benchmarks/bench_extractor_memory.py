@@ -4,9 +4,10 @@
 Training image *paths* at ``--input-size`` (default 224), decoded lazily by DataLoader
 workers. A sampler thread reads the resident memory (RSS) of this process, and the proportional
 set size (PSS) of this process plus its worker processes, every 0.25 s. The run is time-boxed: after ``--seconds`` it is interrupted, and the
-script prints RSS against images done, the peak, and the growth per image after the first
-batches. That growth is the output matrix being filled (3,840 float32 = 15 KiB per image),
-so the script also prints the peak a full run would reach if the measured slope went on.
+script prints RSS against images done, the peak in each third of the run (flat when memory
+is bounded by the batch), and the full-run peak: the measured peak plus the rows of the
+output matrix not yet filled (3,840 float32 = 15 KiB per image), the one part that grows
+with the number of images.
 
 Usage::
 
@@ -158,15 +159,19 @@ def main() -> None:
         f"peak: RSS of the main process {s[:, 2].max() / mib:.0f} MiB; PSS of main + workers "
         f"{s[:, 3].max() / mib:.0f} MiB (PSS splits pages shared after fork fairly)"
     )
-    steady = s[s[:, 1] >= 2 * args.batch_size]
-    if len(steady) > 2 and steady[-1, 1] > steady[0, 1]:
-        slope = np.polyfit(steady[:, 1], steady[:, 3], 1)[0]
-        full = s[:, 3].max() + slope * (len(paths) - done)
-        print(
-            f"growth after the first 2 batches: {slope / 1024:.1f} KiB per image "
-            f"(output row: {ext.n_features_out_ * 4 / 1024:.1f} KiB); "
-            f"peak for all {len(paths)} images at this slope: {full / mib:.0f} MiB"
-        )
+    thirds = np.array_split(s, 3)
+    print(
+        "peak RSS of the main process in each third of the run: "
+        + ", ".join(f"{part[:, 2].max() / mib:.0f}" for part in thirds if len(part))
+        + " MiB"
+    )
+    row = ext.n_features_out_ * 4
+    full = s[:, 2].max() + row * (len(paths) - done)
+    print(
+        f"the output matrix is the only part that grows with n ({row / 1024:.1f} KiB per "
+        f"image); adding it for the {len(paths) - done} images not reached gives a full-run "
+        f"peak of about {full / mib:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

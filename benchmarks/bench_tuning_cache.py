@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -134,6 +135,7 @@ def run(mode: str, X, y, args) -> dict:
         )
     finally:
         counter.restore()
+        shutil.rmtree(cache_dir, ignore_errors=True)
     seconds = time.perf_counter() - start
     counts = study_counts(study)
     return {

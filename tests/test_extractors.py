@@ -159,9 +159,9 @@ def test_tokens_shape_order_and_agreement_with_pooling(images):
     np.testing.assert_allclose(tok3.mean(axis=1), avg[:, :1024], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(tok.mean(axis=1), avg[:, 1024:], rtol=1e-4, atol=1e-5)
     # row-major (channels-last) token order: token k is cell (k // W, k % W) of the map
-    x = pooled.preprocessor_(torch.from_numpy(images))  # the same batch as transform's
+    x = l3.preprocessor_(torch.from_numpy(images))  # the same batch as transform's
     with torch.inference_mode():
-        fmap = pooled.model_(x)["layer3"][0]  # (C, 4, 4)
+        fmap = l3.model_(x)["layer3"][0]  # tokens mode returns the raw map (C, 4, 4)
     np.testing.assert_allclose(tok3[0, 1 * 4 + 2], fmap[:, 1, 2].numpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(tok3[0, 2 * 4 + 1], fmap[:, 1, 2].numpy())
 
@@ -354,8 +354,6 @@ def test_bad_parameters_and_unreadable_files(images, tmp_path):
         MobileNetV3Features("medium", **tiny()).fit(images)
     with pytest.raises(ValueError, match="backbone"):
         TorchvisionFeatures("resnet51", **tiny()).fit(images)
-    with pytest.raises(NotImplementedError, match="fine-tuning"):
-        MobileNetV2Features(**tiny(fine_tune=True)).fit(images, np.zeros(len(images)))
     with pytest.raises(ValueError, match="needs labels"):
         MobileNetV2Features(**tiny(fine_tune=True)).fit(images)
     est = MobileNetV2Features(**tiny()).fit(images)
@@ -363,6 +361,23 @@ def test_bad_parameters_and_unreadable_files(images, tmp_path):
     broken.write_bytes(b"\x89PNG not really")
     with pytest.raises(ImageReadError, match="broken.png"):
         est.transform([broken, broken])
+
+
+def test_fine_tune_trains_the_backbone_before_extracting(images):
+    y = np.array(["happy", "sad"] * 3)
+    plain = MobileNetV3Features("small", **tiny()).fit(images)
+    tuned = MobileNetV3Features(
+        "small",
+        **tiny(
+            fine_tune={"epochs": 2, "batch_size": 3, "learning_rate": 1e-2, "early_stopping": False}
+        ),
+    ).fit(images, y)
+    assert tuned.weights_id_.startswith("trained:") and plain.weights_id_.startswith("random:")
+    before, after = plain.transform(images), tuned.transform(images)
+    assert after.shape == before.shape and np.isfinite(after).all()
+    assert not np.allclose(before, after)  # the same seed, but trained weights
+    again = MobileNetV3Features("small", **tiny(fine_tune=tuned.fine_tune)).fit(images, y)
+    np.testing.assert_allclose(again.transform(images), after, rtol=1e-5, atol=1e-6)
 
 
 def test_torchvision_generic_module_taps(images):

@@ -50,7 +50,7 @@ from hybridfer.extractors.taps import (
     POOLINGS,
     Tap,
     check_output,
-    pool,
+    pool_in_graph,
     resolve_pooling,
     resolve_taps,
     tap_channels,
@@ -136,7 +136,7 @@ def _state_digest(module: nn.Module) -> str:
     for name, t in sorted(module.state_dict().items()):
         t = t.detach().to("cpu").contiguous()
         h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -193,7 +193,9 @@ _COMMON_DOC = """
     Attributes
     ----------
     model_ : torch.fx.GraphModule
-        The network truncated after its last tap; returns the tapped outputs. On ``device_``.
+        The network truncated after its last tap, on ``device_``; returns a dict of the taps'
+        pooled ``(b, C * n_poolings)`` float32 vectors (pooled mode; each map is pooled, then
+        freed, as soon as it is computed) or of the raw token tap (tokens mode).
     preprocessor_ : Preprocessor
         The batched preprocessing, on ``device_``.
     taps_ : list of Tap
@@ -330,13 +332,29 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
     def _fine_tune(self, model: nn.Module, source: ImageSource, y: np.ndarray) -> nn.Module:
         """Train ``model`` on ``(source, y)`` and return it; called by :meth:`fit`.
 
-        The supervised training loop lives in ``hybridfer.nn.training``; this hook is where
-        it plugs in. ``self.fine_tune`` (True or a dict of options) says how to train.
+        ``self.fine_tune`` is True (defaults) or a dict of options for
+        :func:`hybridfer.nn.finetune.fine_tune_backbone` (e.g. ``epochs``, ``learning_rate``,
+        ``head``, ``freeze``, ``frozen_epochs``, ``augment``, ``loss``, ``ema_decay``): a
+        temporary head reads the tapped layers, the network is trained through the same
+        preprocessing as :meth:`transform`, and the head is dropped.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__}(fine_tune={self.fine_tune!r}): supervised fine-tuning is "
-            "not implemented yet (it comes with hybridfer.nn.training); use fine_tune=False "
-            "to read features of the given weights"
+        from hybridfer.nn.finetune import fine_tune_backbone
+
+        options = {} if self.fine_tune is True else dict(self.fine_tune)
+        options.setdefault("device", self.device)
+        options.setdefault("precision", self.precision)
+        options.setdefault("random_state", self.seed_)
+        options.setdefault("verbose", self.verbose)
+        prepare = Preprocessor(
+            self.input_size, self.normalize, self.equalize, out_channels=self._in_channels
+        ).to(self.device_)
+        return fine_tune_backbone(
+            model,
+            source,
+            y,
+            prepare=prepare,
+            return_nodes=[t.module for t in self.taps_],
+            **options,
         )
 
     # -- helpers -------------------------------------------------------------------------
@@ -466,6 +484,8 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
                     f"outputs {self.tap_channels_[t.name]}"
                 )
         self.n_features_out_ = self._n_features(shapes)
+        if self.output == "pooled":
+            pool_in_graph(self.model_, self.taps_, self.poolings_)
         return self
 
     def _n_features(self, shapes: dict[str, tuple[int, ...]]) -> int:
@@ -553,7 +573,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         if self.output == "tokens":
             tap = self.taps_[0]
             return tokens(outs[tap.name], tap.layout).flatten(1)
-        parts = [pool(outs[t.name], self.poolings_, t.layout) for t in self.taps_]
+        parts = [outs[t.name] for t in self.taps_]  # pooled inside the graph
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def transform(self, X) -> np.ndarray:

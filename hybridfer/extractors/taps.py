@@ -19,6 +19,7 @@ __all__ = [
     "Tap",
     "check_output",
     "pool",
+    "pool_in_graph",
     "resolve_pooling",
     "resolve_taps",
     "table",
@@ -180,6 +181,35 @@ def pool(x: torch.Tensor, poolings: Sequence[str], layout: str = "nchw") -> torc
         else:
             parts.append(torch.amax(x, dim=dims).float())
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def pool_in_graph(module: torch.fx.GraphModule, taps: Sequence[Tap], poolings: Sequence[str]):
+    """Pool every tap inside the traced graph, right after the tap is computed.
+
+    The graph then returns ``(b, C * len(poolings))`` vectors instead of whole feature maps,
+    and FX's generated code frees each map after its last use instead of holding all of them
+    until the end of the forward pass (at 224 px and batch 64, ResNet50's four maps hold
+    ~380 MB). Both graphs of a torchvision ``DualGraphModule`` (train and eval) are rewritten.
+    """
+    candidates = (
+        getattr(module, "train_graph", None),
+        getattr(module, "eval_graph", None),
+        module.graph,
+    )
+    graphs = {id(g): g for g in candidates if g is not None}
+    for graph in graphs.values():
+        out = next(n for n in graph.nodes if n.op == "output")
+        results = dict(out.args[0])
+        for tap in taps:
+            node = results[tap.name]
+            with graph.inserting_after(node):
+                results[tap.name] = graph.call_function(
+                    pool, args=(node, tuple(poolings), tap.layout)
+                )
+        out.args = (results,)
+        graph.lint()
+    module.recompile()
+    return module
 
 
 def tokens(x: torch.Tensor, layout: str = "nchw") -> torch.Tensor:
