@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
@@ -28,9 +29,11 @@ __all__ = [
     "ImageReadError",
     "ImageSource",
     "as_image_source",
+    "coerce_image_input",
     "content_hash",
     "read_image",
     "read_images",
+    "resolve_image_shape",
     "stack_images",
 ]
 
@@ -262,6 +265,76 @@ def _check_array(X: np.ndarray, image_shape: Sequence[int] | None, name: str) ->
                 f"{name} has integer pixels on [{lo}, {hi}]; expected values on [0, 255]"
             )
         X = X.astype(np.uint8)
+    return X
+
+
+def resolve_image_shape(image_shape: Sequence[int] | None, X: object) -> tuple | None:
+    """Resolve one ``-1`` in ``image_shape`` from the width of a flat 2-D ``X``.
+
+    ``image_shape=(1, -1)`` reads each row of a flat array as a one-row image of any width,
+    which lets the transformers take generic 2-D numeric data.
+    """
+    if image_shape is None:
+        return None
+    shape = tuple(int(s) for s in image_shape)
+    if -1 not in shape:
+        return shape
+    if shape.count(-1) > 1 or any(s < -1 or s == 0 for s in shape):
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} may hold at most one -1 and otherwise positive sizes"
+        )
+    x_shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
+    if x_shape is None or len(x_shape) != 2 or dtype is None or dtype.kind in "OUS":
+        return None  # not a flat pixel array: the images carry their own shape
+    known = int(np.prod([s for s in shape if s != -1]))
+    width = int(x_shape[1])
+    if width % known:
+        raise ValueError(
+            f"image_shape={shape} does not fit X with {width} columns: {width} is not a "
+            f"multiple of {known}"
+        )
+    return tuple(width // known if s == -1 else s for s in shape)
+
+
+def coerce_image_input(X: object) -> object:
+    """Turn array-likes into arrays and reject what can never be images, sklearn-style.
+
+    Sequences of paths and :class:`ImageSource` pass through. The messages follow
+    scikit-learn's wording where its estimator checks expect it.
+    """
+    if isinstance(X, (ImageSource, str, os.PathLike)):
+        return X
+    if isinstance(X, (list, tuple)):
+        if len(X) and all(isinstance(x, (str, os.PathLike)) for x in X):
+            return X  # image paths
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"X cannot be read as an image array: {exc}") from exc
+    if sp.issparse(X):
+        raise TypeError(
+            "Sparse data was passed for X, but dense data is required: images are dense "
+            "pixel arrays. Use X.toarray() to convert to a dense numpy array."
+        )
+    if not isinstance(X, np.ndarray) and hasattr(X, "__array__"):
+        X = np.asarray(X)
+    if not isinstance(X, np.ndarray):
+        return X
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: X must hold real pixel values")
+    if X.dtype == object and X.ndim >= 2:  # numbers stored as objects
+        X = X.astype(np.float64)
+    if X.ndim == 1 and X.size and X.dtype.kind not in "OUS":
+        raise ValueError(
+            f"X is a 1-D array of shape {X.shape}; expected images (n, H, W[, C]), a flat "
+            "(n, H*W) array, or image paths. Reshape your data either using X.reshape(-1, 1) "
+            "if your data has a single feature or X.reshape(1, -1) if it contains a single "
+            "sample."
+        )
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise ValueError(
+            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: X holds empty images"
+        )
     return X
 
 

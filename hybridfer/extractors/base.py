@@ -23,11 +23,9 @@ Hook points for subclasses that are not plain torchvision classifiers:
 from __future__ import annotations
 
 import contextlib
-import os
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 import torchvision
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -57,7 +55,12 @@ from hybridfer.extractors.taps import (
     tokens,
 )
 from hybridfer.extractors.weights import BuiltModel, build_torchvision_model
-from hybridfer.images import ImageSource, as_image_source
+from hybridfer.images import (
+    ImageSource,
+    as_image_source,
+    coerce_image_input,
+    resolve_image_shape,
+)
 from hybridfer.nn.devices import autocast, resolve_device, resolve_precision, to_device
 
 __all__ = ["DeepFeatureExtractor"]
@@ -67,65 +70,6 @@ def _seed_from(random_state) -> int:
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _as_array_if_array_like(X):
-    """Reject what cannot be images; turn numeric array-likes into ndarrays."""
-    if sp.issparse(X):
-        raise TypeError(
-            "X is a sparse matrix; sparse input is not supported: pass dense images "
-            "(n, H, W[, C]), flat pixel rows, or image paths"
-        )
-    if isinstance(X, (ImageSource, str, os.PathLike)) or hasattr(X, "columns"):
-        return X
-    if isinstance(X, (list, tuple)):
-        if not X or all(isinstance(p, (str, os.PathLike)) for p in X):
-            return X  # image paths (or nothing): hybridfer.images checks them
-        try:
-            X = np.asarray(X)
-        except ValueError:  # ragged: let hybridfer.images explain
-            return X
-    if not isinstance(X, np.ndarray):
-        if not hasattr(X, "__array__"):
-            return X
-        X = np.asarray(X)
-    if X.dtype.kind == "c":
-        raise ValueError("Complex data not supported: X holds complex numbers, expected pixels")
-    if X.dtype == object and X.ndim >= 2:
-        X = X.astype(np.float64)  # numbers stored as objects; anything else raises TypeError
-    if X.ndim == 1 and X.dtype.kind in "biuf":
-        raise ValueError(
-            f"X is a 1-D array of shape {X.shape}; expected images. Reshape your data to "
-            "(n, H, W[, C]) images or flat (n, H*W) rows (with image_shape)"
-        )
-    return X
-
-
-def _resolve_image_shape(image_shape, X) -> tuple[int, ...] | None:
-    """``image_shape`` with one ``-1`` filled in from the width of a flat 2-D ``X``.
-
-    ``image_shape=(1, -1)`` reads each row of generic 2-D data as a one-row gray image.
-    """
-    if image_shape is None:
-        return None
-    shape = tuple(int(s) for s in image_shape)
-    if -1 not in shape:
-        return shape
-    if shape.count(-1) > 1 or any(s == 0 or s < -1 for s in shape):
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} may hold one -1 and otherwise positive sizes"
-        )
-    width = getattr(X, "shape", (None, None))
-    dtype = getattr(X, "dtype", None)
-    if len(width) != 2 or dtype is None or dtype.kind in "OUS":
-        return None  # not a flat array: the images carry their own shape
-    known = int(np.prod([s for s in shape if s != -1]))
-    if width[1] % known:
-        raise ValueError(
-            f"image_shape={shape} does not fit X with {width[1]} columns: {width[1]} is not "
-            f"a multiple of {known}"
-        )
-    return tuple(width[1] // known if s == -1 else s for s in shape)
 
 
 def _state_digest(module: nn.Module) -> str:
@@ -359,7 +303,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
 
     # -- helpers -------------------------------------------------------------------------
     def _image_source(self, X, *, fitted: bool = False) -> ImageSource:
-        X = _as_array_if_array_like(X)
+        X = coerce_image_input(X)
         flat = isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "biuf"
         if flat and X.shape[1] == 0:
             raise ValueError(
@@ -372,7 +316,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
                 f"{self.n_features_in_} features as input: flat rows must hold images of the "
                 "shape seen in fit"
             )
-        source = as_image_source(X, _resolve_image_shape(self.image_shape, X), color=None, name="X")
+        source = as_image_source(X, resolve_image_shape(self.image_shape, X), color=None, name="X")
         if not source.is_lazy and 0 in source.images.shape[1:]:
             raise ValueError(f"X holds empty images of shape {source.images.shape[1:]}")
         return source
@@ -433,9 +377,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         source = self._image_source(X)
         first_shape = source.first_image_shape()
         self.n_features_in_ = int(np.prod(first_shape))
-        self._fitted_flat = (
-            not source.is_lazy and getattr(_as_array_if_array_like(X), "ndim", 0) == 2
-        )
+        self._fitted_flat = not source.is_lazy and getattr(coerce_image_input(X), "ndim", 0) == 2
         self.poolings_ = resolve_pooling(self.pooling, owner=owner)
         normalization_stats(self.normalize)
         resolve_input_size(self.input_size)

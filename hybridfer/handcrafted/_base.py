@@ -13,12 +13,9 @@ float32 ``(b, d)``, and ``_compute_features(source, indices)`` computes any subs
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
@@ -28,7 +25,13 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from hybridfer.images import ImageSource, as_image_source, read_images
+from hybridfer.images import (
+    ImageSource,
+    as_image_source,
+    coerce_image_input,
+    read_images,
+    resolve_image_shape,
+)
 
 __all__ = ["ImageFeatureTransformer"]
 
@@ -46,76 +49,6 @@ def _check_int_pair(value: object, name: str, minimum: int = 1) -> tuple[int, in
     ):
         raise ValueError(f"{name} must be an int or a pair of ints >= {minimum}, got {value!r}")
     return int(pair[0]), int(pair[1])
-
-
-def _resolve_image_shape(image_shape: Sequence[int] | None, X: object) -> tuple | None:
-    """Resolve one ``-1`` in ``image_shape`` from the width of a flat 2-D ``X``.
-
-    ``image_shape=(1, -1)`` reads each row of a flat array as a one-row image of any width,
-    which lets the transformers take generic 2-D numeric data.
-    """
-    if image_shape is None:
-        return None
-    shape = tuple(int(s) for s in image_shape)
-    if -1 not in shape:
-        return shape
-    if shape.count(-1) > 1 or any(s < -1 or s == 0 for s in shape):
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} may hold at most one -1 and otherwise positive sizes"
-        )
-    x_shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
-    if x_shape is None or len(x_shape) != 2 or dtype is None or dtype.kind in "OUS":
-        return None  # not a flat pixel array: the images carry their own shape
-    known = int(np.prod([s for s in shape if s != -1]))
-    width = int(x_shape[1])
-    if width % known:
-        raise ValueError(
-            f"image_shape={shape} does not fit X with {width} columns: {width} is not a "
-            f"multiple of {known}"
-        )
-    return tuple(width // known if s == -1 else s for s in shape)
-
-
-def _check_array_like(X: object) -> object:
-    """Turn array-likes into arrays and reject what images can never be, sklearn-style.
-
-    Sequences of paths and :class:`ImageSource` pass through. The messages follow
-    scikit-learn's wording where its estimator checks expect it.
-    """
-    if isinstance(X, (ImageSource, str, os.PathLike)):
-        return X
-    if isinstance(X, (list, tuple)):
-        if len(X) and all(isinstance(x, (str, os.PathLike)) for x in X):
-            return X  # image paths
-        try:
-            X = np.asarray(X)
-        except ValueError as exc:  # ragged nested lists
-            raise ValueError(f"X cannot be read as an image array: {exc}") from exc
-    if sp.issparse(X):
-        raise TypeError(
-            "Sparse data was passed for X, but dense data is required: images are dense "
-            "pixel arrays. Use X.toarray() to convert to a dense numpy array."
-        )
-    if not isinstance(X, np.ndarray) and hasattr(X, "__array__"):
-        X = np.asarray(X)
-    if not isinstance(X, np.ndarray):
-        return X
-    if X.dtype.kind == "c":
-        raise ValueError("Complex data not supported: X must hold real pixel values")
-    if X.dtype == object and X.ndim >= 2:  # numbers stored as objects
-        X = X.astype(np.float64)
-    if X.ndim == 1 and X.size and X.dtype.kind not in "OUS":
-        raise ValueError(
-            f"X is a 1-D array of shape {X.shape}; expected images (n, H, W[, C]), a flat "
-            "(n, H*W) array, or image paths. Reshape your data either using X.reshape(-1, 1) "
-            "if your data has a single feature or X.reshape(1, -1) if it contains a single "
-            "sample."
-        )
-    if X.ndim == 2 and X.shape[1] == 0:
-        raise ValueError(
-            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: X holds empty images"
-        )
-    return X
 
 
 def _load_and_transform(estimator: ImageFeatureTransformer, paths: list[str], color) -> np.ndarray:
@@ -169,8 +102,8 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
     def _image_source(self, X: object) -> ImageSource:
         if isinstance(X, ImageSource):
             return X
-        X = _check_array_like(X)
-        shape = _resolve_image_shape(self.image_shape, X)
+        X = coerce_image_input(X)
+        shape = resolve_image_shape(self.image_shape, X)
         return as_image_source(X, shape, color=self._read_color, name="X")
 
     def _check_fitted_shape(self, image_shape: tuple[int, ...], name: str = "X") -> None:
