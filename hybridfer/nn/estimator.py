@@ -14,7 +14,6 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -22,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 from hybridfer.extractors.preprocessing import Preprocessor, resolve_input_size
-from hybridfer.images import ImageSource, as_image_source
+from hybridfer.images import ImageSource, as_image_source, coerce_image_input, resolve_image_shape
 from hybridfer.nn.training import TrainConfig
 
 __all__ = [
@@ -211,18 +210,8 @@ class ImageNetworkMixin:
     """Image-side helpers of estimators that train a network on images."""
 
     def _image_source(self, X: Any) -> ImageSource:
-        if sp.issparse(X):
-            raise TypeError(
-                f"{type(self).__name__} does not support sparse input; expected images "
-                "(n, H, W[, C]), a dense flat (n, H*W) array or image file paths"
-            )
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2 and shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 is "
-                "required: X must hold images"
-            )
-        return as_image_source(X, self.image_shape, color=None, name="X")
+        X = coerce_image_input(X)
+        return as_image_source(X, resolve_image_shape(self.image_shape, X), color=None, name="X")
 
     def _validate_targets(self, y: Any, sample_weight: Any) -> tuple[np.ndarray, Any]:
         """Labels and sample weights are checked before the images (cheap errors first)."""
