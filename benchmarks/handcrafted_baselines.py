@@ -66,16 +66,20 @@ def scores(y_true, y_pred) -> tuple[float, float]:
 def run_fer2013(root: Path, trees: int, n_jobs: int) -> None:
     t = time.perf_counter()
     train, test = usage_split(load_fer2013(root / "fer2013"))
-    print(f"FER2013 loaded: {len(train)} train, {len(test)} PublicTest "
-          f"({time.perf_counter() - t:.1f} s)")
+    print(
+        f"FER2013 loaded: {len(train)} train, {len(test)} PublicTest "
+        f"({time.perf_counter() - t:.1f} s)"
+    )
     for name, pipe in pipelines(trees, n_jobs).items():
         t = time.perf_counter()
         pipe.fit(train.X, train.y)
         fit_s = time.perf_counter() - t
         pred = pipe.predict(test.X)
         acc, f1 = scores(test.y, pred)
-        print(f"FER2013 Training->PublicTest | {name:18s} | acc {acc:.4f} | macro-F1 {f1:.4f} "
-              f"| fit {fit_s:.0f} s")
+        print(
+            f"FER2013 Training->PublicTest | {name:18s} | acc {acc:.4f} | macro-F1 {f1:.4f} "
+            f"| fit {fit_s:.0f} s"
+        )
         print(report_markdown(classification_report_frame(test.y, pred, labels=test.classes)))
 
 
@@ -90,14 +94,17 @@ def run_ckplus(root: Path, trees: int, n_jobs: int) -> None:
             acc, f1 = scores(ds.y[te], model.predict(ds.X[te]))
             accs.append(acc)
             f1s.append(f1)
-        print(f"CK+48 10-fold subject-grouped | {name:18s} | acc {np.mean(accs):.4f} "
-              f"+- {np.std(accs):.4f} | macro-F1 {np.mean(f1s):.4f} +- {np.std(f1s):.4f} "
-              f"| {time.perf_counter() - t:.0f} s")
+        print(
+            f"CK+48 10-fold subject-grouped | {name:18s} | acc {np.mean(accs):.4f} "
+            f"+- {np.std(accs):.4f} | macro-F1 {np.mean(f1s):.4f} +- {np.std(f1s):.4f} "
+            f"| {time.perf_counter() - t:.0f} s"
+        )
 
 
 def main() -> None:
-    default = os.environ.get("HYBRIDFER_DATA", str(Path(__file__).resolve().parents[1].parent
-                                                   / "shared" / "data"))
+    default = os.environ.get(
+        "HYBRIDFER_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=default, help="folder holding fer2013/ and ckplus48/")
     parser.add_argument("--trees", type=int, default=300)
