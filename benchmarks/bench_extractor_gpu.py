@@ -26,25 +26,16 @@ without it, random 48x48 images are used.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.extractors import ResNet50Features
 from hybridfer.extractors.weights import build_torchvision_model
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("HYBRIDFER_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def load_images(root: Path, n: int) -> tuple[np.ndarray, str]:

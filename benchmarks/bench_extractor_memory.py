@@ -25,23 +25,15 @@ import argparse
 import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.data import load_fer2013
 from hybridfer.extractors import ResNet50Features
 
-REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def data_root(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("HYBRIDFER_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def rss_bytes(pid: int) -> int:

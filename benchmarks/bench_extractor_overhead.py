@@ -29,25 +29,15 @@ DATA is the folder holding ``fer2013/`` (default: $HYBRIDFER_DATA, else ../share
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.data import load_fer2013
 from hybridfer.extractors import MobileNetV3Features, ResNet50Features
 from hybridfer.extractors.weights import build_torchvision_model
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("HYBRIDFER_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def bare_forward(model: torch.nn.Module, batches: list[torch.Tensor], dtype) -> None:

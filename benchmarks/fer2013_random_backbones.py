@@ -20,12 +20,11 @@ DATA is the folder holding ``fer2013/`` (default: $HYBRIDFER_DATA, else ../share
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -34,15 +33,6 @@ from sklearn.preprocessing import StandardScaler
 from hybridfer.cache import FeatureCache, default_cache_dir
 from hybridfer.data import load_fer2013
 from hybridfer.extractors import MobileNetV3Features, ResNet50Features
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("HYBRIDFER_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def make_classifier(name: str, n_estimators: int, threads: int):
