@@ -1,13 +1,14 @@
-"""Classifiers for extracted features and images: weight-normalized XGBoost, an LSTM head,
-and an end-to-end FER network.
+"""Classifiers for extracted features and images: weight-normalized XGBoost, an SVM with a
+BLAS-computed kernel, an LSTM head, and an end-to-end FER network.
 
 The torch-based classifiers are imported on first use, so ``WNXGBClassifier`` alone does
 not load torch.
 """
 
+from hybridfer.classifiers.gram_svc import GramSVC
 from hybridfer.classifiers.wnxgb import WNXGBClassifier
 
-__all__ = ["FERNetClassifier", "LSTMHeadClassifier", "WNXGBClassifier"]
+__all__ = ["FERNetClassifier", "GramSVC", "LSTMHeadClassifier", "WNXGBClassifier"]
 
 _LAZY = {
     "FERNetClassifier": "hybridfer.classifiers.fernet",

@@ -288,8 +288,8 @@ for _c in (
     Component(
         "svm",
         CLASSIFIER,
-        "sklearn.svm:SVC",
-        "RBF support vector machine on standardized features",
+        "hybridfer.classifiers:GramSVC",
+        "RBF support vector machine on standardized features (sklearn's SVC, BLAS kernel)",
         scaled=True,
         space={
             "C": {"low": 1e-2, "high": 1e2, **_LOG},
