@@ -35,7 +35,7 @@ _PREDICT_BLOCK_BYTES = 256 * 2**20  # kernel block of test x training rows at pr
 class _PairwiseKernel:
     """A picklable kernel callable for ``SVC(kernel=...)`` with fixed parameters."""
 
-    def __init__(self, kernel: str, gamma: float, degree: float, coef0: float) -> None:
+    def __init__(self, kernel: str, gamma: float, degree: int, coef0: float) -> None:
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
@@ -102,7 +102,7 @@ max_iter, decision_function_shape, break_ties
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0, None, closed="neither")],
         "kernel": [StrOptions(_GRAM_KERNELS)],
-        "degree": [Interval(Real, 0, None, closed="left")],
+        "degree": [Interval(Integral, 0, None, closed="left")],
         "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="left")],
         "coef0": [Real],
         "shrinking": ["boolean"],
@@ -119,7 +119,7 @@ max_iter, decision_function_shape, break_ties
         self,
         C: float = 1.0,
         kernel: str = "rbf",
-        degree: float = 3,
+        degree: int = 3,
         gamma: str | float = "scale",
         coef0: float = 0.0,
         shrinking: bool = True,
