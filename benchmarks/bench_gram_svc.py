@@ -17,29 +17,19 @@ import os
 import time
 
 import numpy as np
-from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _paths import fer2013_training_subsample  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from hybridfer.classifiers import GramSVC
-from hybridfer.data import load_fer2013
 from hybridfer.handcrafted import HOGFeatures, LBPFeatures
-from hybridfer.images import read_images
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def features(args) -> tuple[np.ndarray, np.ndarray]:
-    root = data_root(args.data) / "fer2013"
-    if not root.exists():
-        raise SystemExit(f"FER2013 not found at {root}: pass --data or set HYBRIDFER_DATA")
-    ds = load_fer2013(root, usages="Training", lazy=True)
-    idx, _ = train_test_split(
-        np.arange(len(ds)), train_size=args.n_images, stratify=ds.labels, random_state=0
-    )
-    sub = ds.subset(np.sort(idx))
-    X = np.stack(read_images(list(sub.paths), "gray"))
+    X, y = fer2013_training_subsample(args.n_images, args.data)
     blocks = [
         HOGFeatures(pixels_per_cell=(8, 8)).fit_transform(X),
         LBPFeatures().fit_transform(X),
@@ -50,7 +40,7 @@ def features(args) -> tuple[np.ndarray, np.ndarray]:
         blocks.append(
             ResNet50Features(weights=None, input_size=48, random_state=0).fit_transform(X)
         )
-    return np.hstack(blocks), np.asarray(sub.labels)
+    return np.hstack(blocks), y
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:

@@ -28,33 +28,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 
 import numpy as np
-from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _paths import fer2013_training_subsample  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def load_images(args) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    from hybridfer.data import load_fer2013
-
-    root = data_root(args.data) / "fer2013"
-    if not root.exists():
-        sys.exit(f"FER2013 not found at {root}: pass --data or set HYBRIDFER_DATA")
-    ds = load_fer2013(root, usages="Training", lazy=True)
-    idx, _ = train_test_split(
-        np.arange(len(ds)), train_size=args.n_images, stratify=ds.labels, random_state=0
-    )
-    sub = ds.subset(np.sort(idx))
-    from hybridfer.images import read_images
-
-    X = np.stack(read_images(list(sub.paths), "gray"))
-    return X, sub.labels
 
 
 class Counter:
@@ -167,7 +147,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    X, y = load_images(args)
+    X, y = fer2013_training_subsample(args.n_images, args.data)
     print(
         f"FER2013 Training subsample: {len(X)} images {X.shape[1:]}; study: {args.trials} "
         f"trials x {args.folds} folds over resnet50(weights=None, input_size=48)+hog x "
