@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _image_net_checks import expected_failures
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -138,51 +139,17 @@ def test_focal_loss_class_weight_ema_and_early_stopping():
     assert all("val_loss" in h for h in clf.history_)
 
 
-# sklearn's common checks feed tabular (n_samples, n_features) arrays with 1 to 30 columns;
-# FERNetClassifier reads images, so every check that fits on such data cannot run. The same
-# properties are tested above on images (fit/predict, pickling, seeds, pipelines, CV).
-_TABULAR = (
-    "fits on tabular (n, d) data; FERNetClassifier trains a CNN on images, so d must be a "
-    "square number of pixels of at least 22x22 (tested on images in this file instead)"
-)
-EXPECTED_FAILED = {
-    name: _TABULAR
-    for name in (
+# sklearn's common checks fit on tabular data, which an image network cannot read; the same
+# properties are tested above on images (see tests/_image_net_checks.py).
+EXPECTED_FAILED = expected_failures(
+    "FERNetClassifier",
+    (
         "check_class_weight_classifiers",
         "check_classifier_data_not_an_array",
         "check_classifiers_classes",
         "check_classifiers_train",
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_estimators_dtypes",
-        "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf",
-        "check_estimators_overwrite_params",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_1feature",
-        "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_n_features_in",
-        "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit",
-        "check_readonly_memmap_input",
-        "check_sample_weight_equivalence_on_dense_data",
-        "check_sample_weights_list",
-        "check_sample_weights_not_an_array",
-        "check_sample_weights_not_overwritten",
-        "check_sample_weights_pandas_series",
-        "check_sample_weights_shape",
         "check_supervised_y_2d",
-    )
-}
-EXPECTED_FAILED["check_dtype_object"] = (
-    "object arrays are not pixel data: hybridfer.images refuses them with a TypeError"
+    ),
 )
 
 
