@@ -755,14 +755,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _raise_interrupt(signum, frame):
-    """SIGINT and SIGTERM: stop the worker; its running trial is queued again."""
-    from hybridfer.tuning.study import request_stop
-
-    request_stop()
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hybridfer`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -780,9 +772,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         optuna.logging.set_verbosity(optuna.logging.INFO)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # SIGINT and SIGTERM stop the worker (its running trial is queued again), never in the
+    # middle of a storage operation (see hybridfer.tuning.interrupts)
+    from hybridfer.tuning.interrupts import interrupt_handler
+
     with _suppress_signal_errors():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-        signal.signal(signal.SIGINT, _raise_interrupt)
+        signal.signal(signal.SIGTERM, interrupt_handler)
+        signal.signal(signal.SIGINT, interrupt_handler)
     from hybridfer.tuning.config import ConfigError, load_config
     from hybridfer.tuning.registry import ComponentError
     from hybridfer.tuning.spaces import SpaceError

@@ -208,40 +208,58 @@ def test_two_workers_share_one_study_exactly(postgres_url, tmp_path):
     assert {t.user_attrs["worker"] for t in trials} == {worker_of(a), worker_of(b)}
 
 
+def _victim(study: optuna.Study, proc: subprocess.Popen) -> tuple[int, set[int]] | None:
+    """A trial that worker ``proc`` is running, once another trial has completed."""
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    running = [
+        t
+        for t in study.get_trials(states=(TrialState.RUNNING,))
+        if t.user_attrs.get("worker") == worker_of(proc)
+    ]
+    if not (done and running):
+        return None
+    return running[0].number, {t.number for t in done}
+
+
 def test_killed_worker_loses_no_completed_trial(postgres_url, tmp_path):
     config = tmp_path / "pg.toml"
     config.write_text(CONFIG.format(n_trials=6))
+    # Worker A runs alone until it is caught mid-trial after a completed trial: it is frozen
+    # (SIGSTOP) so that the study cannot move between the check and the kill, then killed
+    # without a chance to clean up. Worker B starts afterwards and must take the killed trial
+    # over through the heartbeat and finish the budget.
     a = worker(config, postgres_url, "killed")
-    b = worker(config, postgres_url, "killed")
+    b = None
     storage = make_storage(postgres_url)
     victim, completed_before = None, set()
     deadline = time.monotonic() + 180
     try:
-        while time.monotonic() < deadline and a.poll() is None:
+        while victim is None and time.monotonic() < deadline and a.poll() is None:
             try:
                 study = optuna.load_study(study_name="killed", storage=storage)
             except KeyError:  # not created yet
                 time.sleep(0.2)
                 continue
-            # mid-trial: worker A has reported the first of its 3 folds: two are left to fit
-            running = [
-                t
-                for t in study.get_trials(states=(TrialState.RUNNING,))
-                if t.user_attrs.get("worker") == worker_of(a) and len(t.intermediate_values) == 1
-            ]
-            done = study.get_trials(states=(TrialState.COMPLETE,))
-            if running and done:
-                victim = running[0].number
-                completed_before = {t.number for t in done}
-                a.send_signal(signal.SIGKILL)  # mid-trial: no chance to clean up
-                break
-            time.sleep(0.1)
+            if _victim(study, a) is None:
+                time.sleep(0.05)
+                continue
+            a.send_signal(signal.SIGSTOP)
+            found = _victim(optuna.load_study(study_name="killed", storage=storage), a)
+            if found is None:  # the trial ended between the two reads: let A go on
+                a.send_signal(signal.SIGCONT)
+                continue
+            victim, completed_before = found
+            a.send_signal(signal.SIGKILL)  # mid-trial: no chance to clean up
         a.wait(timeout=30)
-        assert victim is not None, "worker A never ran a trial after one had completed"
+        assert victim is not None, "worker A never ran a trial after one had completed: " + (
+            a.communicate()[0] if a.poll() is not None else "still running"
+        )
+        assert a.returncode == -signal.SIGKILL
+        b = worker(config, postgres_url, "killed")
         finish(b)
     finally:
         for p in (a, b):
-            if p.poll() is None:
+            if p is not None and p.poll() is None:
                 p.kill()
     study = optuna.load_study(study_name="killed", storage=storage)
     by_number = {t.number: t for t in study.trials}

@@ -30,6 +30,7 @@ import numpy as np
 import optuna
 from sklearn.metrics import get_scorer, get_scorer_names
 
+from hybridfer.tuning.interrupts import stop_requested
 from hybridfer.tuning.registry import COMPONENTS, build_classifier, split_feature_set
 from hybridfer.tuning.spaces import PipelineChoice, PipelineSpace
 
@@ -375,6 +376,8 @@ class CVObjective:
         per_fold: dict[str, list[float]] = {s: [] for s in (self.scoring, *self.extra_scoring)}
         start = time.perf_counter()
         for k in range(self.n_folds):
+            if stop_requested():  # a Ctrl-C that Python swallowed (in a finalizer)
+                raise KeyboardInterrupt
             scores = self.score_fold(choice, k)
             for name, value in scores.items():
                 per_fold[name].append(value)

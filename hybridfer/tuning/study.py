@@ -18,6 +18,7 @@ is kept. The journal file has no heartbeat: after a crash, rerun with ``reclaim_
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import math
@@ -36,6 +37,13 @@ from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hybridfer.tuning.interrupts import (
+    clear_stop,
+    critical_section,
+    handle_interrupts,
+    request_stop,
+    stop_requested,
+)
 from hybridfer.tuning.objective import CVObjective
 from hybridfer.tuning.spaces import PipelineSpace
 
@@ -68,16 +76,47 @@ _JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-_STOP = threading.Event()
+def _guarded(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def method(*args, **kwargs):
+        with critical_section():
+            return fn(*args, **kwargs)
+
+    return method
 
 
-def request_stop() -> None:
-    """Ask running workers to stop before their next trial (signal handlers call this).
-
-    A KeyboardInterrupt raised by a signal can land where Python ignores it (inside a
-    finalizer); the flag makes sure the worker still stops, at the latest after its trial.
+def _guard(cls: type) -> type:
+    """A subclass of a storage class whose every method runs in a critical section, so that
+    a Ctrl-C never cuts a storage operation in two (see :mod:`hybridfer.tuning.interrupts`).
     """
-    _STOP.set()
+    methods = {}
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if name in methods or not inspect.isfunction(value):
+                continue
+            if name.startswith("__") and name != "__init__":
+                continue
+            methods[name] = _guarded(value)
+    name = f"Guarded{cls.__name__}"
+    guarded = type(name, (cls,), {**methods, "__module__": __name__, "__qualname__": name})
+    guarded.__doc__ = f"{cls.__name__} whose operations a Ctrl-C does not interrupt."
+    return guarded
+
+
+GuardedRDBStorage = _guard(RDBStorage)
+GuardedInMemoryStorage = _guard(InMemoryStorage)
+
+
+def _journal_storage_class() -> type:
+    global GuardedJournalStorage
+    if GuardedJournalStorage is None:
+        from optuna.storages.journal import JournalStorage
+
+        GuardedJournalStorage = _guard(JournalStorage)
+    return GuardedJournalStorage
+
+
+GuardedJournalStorage: type | None = None
 
 
 def worker_id() -> str:
@@ -130,7 +169,7 @@ def make_storage(
     if isinstance(storage, BaseStorage):
         return storage
     if storage is None:
-        return InMemoryStorage()
+        return GuardedInMemoryStorage()
     if not isinstance(storage, (str, os.PathLike)):
         raise TypeError(
             f"storage must be a URL, a path, an Optuna storage or None, got "
@@ -211,7 +250,7 @@ def _connect_rdb(url: str, kwargs: dict, attempts: int = 6) -> RDBStorage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, **kwargs)
+                return GuardedRDBStorage(url, **kwargs)
         except SQLAlchemyError as exc:
             if attempt == attempts - 1:
                 raise
@@ -221,10 +260,10 @@ def _connect_rdb(url: str, kwargs: dict, attempts: int = 6) -> RDBStorage:
 
 
 def _journal(path: str) -> BaseStorage:
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from optuna.storages.journal import JournalFileBackend
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(os.fspath(path)))
+    return _journal_storage_class()(JournalFileBackend(os.fspath(path)))
 
 
 def _heartbeat_interval(storage: BaseStorage) -> int | None:
@@ -374,16 +413,23 @@ def open_study(
         Seconds to wait for the creating worker to finish queueing the tickets.
     """
     spec = {**spec, "n_trials": len(tickets)}
-    try:
-        study = optuna.create_study(
-            storage=storage,
-            study_name=study_name,
-            sampler=sampler,
-            pruner=pruner,
-            direction="maximize",
-            load_if_exists=False,
-        )
-    except optuna.exceptions.DuplicatedStudyError:
+    # created, queued and marked set-up without a Ctrl-C in between
+    with critical_section():
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=study_name,
+                sampler=sampler,
+                pruner=pruner,
+                direction="maximize",
+                load_if_exists=False,
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            study = None
+        else:
+            _enqueue(study, tickets, 0)
+            study.set_user_attr(STUDY_ATTR, spec)
+    if study is None:
         if not resume:
             raise StudyMismatchError(
                 f"study {study_name!r} already exists in this storage; resume it (the "
@@ -402,9 +448,6 @@ def open_study(
                 ) from None
             time.sleep(0.5)
         _check_spec(study, spec)
-        return study
-    _enqueue(study, tickets, 0)
-    study.set_user_attr(STUDY_ATTR, spec)
     return study
 
 
@@ -430,12 +473,16 @@ def add_trials(study: optuna.Study, n: int, tickets: Sequence[Mapping] | None = 
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    spec = dict(study.user_attrs.get(STUDY_ATTR, {}))
-    total = int(spec.get("n_trials", 0))
-    _enqueue(study, tickets if tickets is not None else [{}] * n, total)
-    spec["n_trials"] = total + n
-    study.set_user_attr(STUDY_ATTR, spec)
+    with critical_section():
+        spec = dict(study.user_attrs.get(STUDY_ATTR, {}))
+        total = int(spec.get("n_trials", 0))
+        _enqueue(study, tickets if tickets is not None else [{}] * n, total)
+        spec["n_trials"] = total + n
+        study.set_user_attr(STUDY_ATTR, spec)
     return total + n
+
+
+_HEARTBEAT_JOIN_S = 10.0
 
 
 @contextlib.contextmanager
@@ -455,14 +502,19 @@ def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
             if stop.wait(interval):
                 return
 
-    storage.record_heartbeat(trial_id)
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
-    thread.start()
     try:
+        with critical_section():
+            storage.record_heartbeat(trial_id)
+            thread.start()
         yield
     finally:
         stop.set()
-        thread.join()
+        if thread.is_alive():
+            # bounded: a heartbeat stuck on the database must not keep the worker alive
+            thread.join(timeout=_HEARTBEAT_JOIN_S)
+            if thread.is_alive():
+                _log.warning("heartbeat of trial id %s did not stop; leaving it", trial_id)
 
 
 def _claim_ticket(storage: BaseStorage, study_id: int) -> int | None:
@@ -479,9 +531,13 @@ def _claim_ticket(storage: BaseStorage, study_id: int) -> int | None:
 def _fail_and_requeue(
     study: optuna.Study, storage: BaseStorage, trial_id: int, max_retry: int | None
 ) -> None:
-    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
-    _retry_callback(max_retry)(study, storage.get_trial(trial_id))
+    with critical_section():
+        try:
+            failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # finished meanwhile (another worker found it stale and queued it again)
+        if failed:
+            _retry_callback(max_retry)(study, storage.get_trial(trial_id))
 
 
 class WorkerReport(NamedTuple):
@@ -554,48 +610,54 @@ def run_worker(
             dynamic_ncols=True,
         )
     study_done = False
-    _STOP.clear()
+    clear_stop()
     try:
-        while True:
-            if _STOP.is_set():
-                raise KeyboardInterrupt
-            if timeout is not None and time.monotonic() - start >= timeout:
-                break
-            if max_trials is not None and sum(done.values()) >= max_trials:
-                break
-            if heartbeat:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    optuna.storages.fail_stale_trials(study)
-            trial_id = _claim_ticket(storage, study_id)
-            if trial_id is None:
-                waiting, running = _remaining(study)
-                if waiting:
-                    continue
-                if running and heartbeat:
-                    time.sleep(min(2.0, heartbeat))
-                    continue
-                study_done = not running
-                break
-            state, value = _run_one(study, storage, trial_id, objective, max_retry)
-            done[state] += 1
-            consecutive_failures = consecutive_failures + 1 if state == TrialState.FAIL else 0
-            frozen = storage.get_trial(trial_id)
-            for cb in callbacks:
-                cb(study, frozen)
-            if bar is not None:
-                waiting, running = _remaining(study)
-                bar.n = total - waiting - running
-                with contextlib.suppress(ValueError):
-                    bar.set_postfix(best=f"{study.best_value:.4f}", refresh=False)
-                bar.refresh()
-            if state == TrialState.FAIL and consecutive_failures >= max_consecutive_failures:
-                raise RuntimeError(
-                    f"{consecutive_failures} trials failed in a row (last: trial "
-                    f"{frozen.number}: {frozen.user_attrs.get('error', '?')}); stopping this "
-                    "worker. Fix the configuration and rerun: completed trials are kept."
-                )
+        with handle_interrupts():
+            while True:
+                if stop_requested():
+                    raise KeyboardInterrupt
+                if timeout is not None and time.monotonic() - start >= timeout:
+                    break
+                if max_trials is not None and sum(done.values()) >= max_trials:
+                    break
+                if heartbeat:
+                    with critical_section(), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        optuna.storages.fail_stale_trials(study)
+                ran = _claim_and_run(study, storage, study_id, objective, max_retry)
+                if ran is None:
+                    with critical_section():
+                        waiting, running = _remaining(study)
+                    if waiting:
+                        continue
+                    if running and heartbeat:
+                        time.sleep(min(2.0, heartbeat))
+                        continue
+                    study_done = not running
+                    break
+                trial_id, state = ran
+                done[state] += 1
+                consecutive_failures = consecutive_failures + 1 if state == TrialState.FAIL else 0
+                frozen = storage.get_trial(trial_id)
+                for cb in callbacks:
+                    cb(study, frozen)
+                if bar is not None:
+                    with critical_section():
+                        waiting, running = _remaining(study)
+                        best = _best_value(study)
+                    bar.n = total - waiting - running
+                    if best is not None:
+                        bar.set_postfix(best=f"{best:.4f}", refresh=False)
+                    bar.refresh()
+                if state == TrialState.FAIL and consecutive_failures >= max_consecutive_failures:
+                    raise RuntimeError(
+                        f"{consecutive_failures} trials failed in a row (last: trial "
+                        f"{frozen.number}: {frozen.user_attrs.get('error', '?')}); stopping "
+                        "this worker. Fix the configuration and rerun: completed trials are "
+                        "kept."
+                    )
     finally:
+        clear_stop()
         if bar is not None:
             bar.close()
     return WorkerReport(
@@ -603,37 +665,63 @@ def run_worker(
     )
 
 
-def _run_one(study, storage, trial_id, objective, max_retry) -> tuple[TrialState, float | None]:
-    with _heartbeat(storage, trial_id):
-        try:
-            trial = optuna.Trial(study, trial_id)
-            trial.set_user_attr("worker", worker_id())
-        except BaseException:
+def _best_value(study: optuna.Study) -> float | None:
+    try:
+        return study.best_value
+    except ValueError:
+        return None
+
+
+def _claim_and_run(study, storage, study_id, objective, max_retry) -> tuple[int, TrialState] | None:
+    """Claim a waiting trial and run it; ``(trial id, final state)``, or None if none waits.
+
+    From the claim to the tell, any exception (a Ctrl-C included) fails the trial and queues
+    a copy of it; the claim and the tell are critical sections, so that an interrupt lands
+    either before the claim, inside the objective, or after the tell.
+    """
+    trial_id = None
+    told = False
+    try:
+        with critical_section():
+            trial_id = _claim_ticket(storage, study_id)
+        if trial_id is None:
+            return None
+        with _heartbeat(storage, trial_id):
+            with critical_section():
+                trial = optuna.Trial(study, trial_id)
+                trial.set_user_attr("worker", worker_id())
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned as exc:
+                with critical_section():
+                    study.tell(trial, state=TrialState.PRUNED)
+                    told = True
+                _log.info("trial %d pruned: %s", trial.number, exc)
+                return trial_id, TrialState.PRUNED
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                if stop_requested():  # an interrupt that a library turned into its own error
+                    raise KeyboardInterrupt from exc
+                with critical_section():
+                    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+                    study.tell(trial, state=TrialState.FAIL)
+                    told = True
+                _log.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+                return trial_id, TrialState.FAIL
+            with critical_section():
+                if value is None or not math.isfinite(value):
+                    trial.set_user_attr("error", f"objective returned {value!r}")
+                    study.tell(trial, state=TrialState.FAIL)
+                    told = True
+                    return trial_id, TrialState.FAIL
+                study.tell(trial, value)
+                told = True
+            return trial_id, TrialState.COMPLETE
+    except BaseException:
+        if trial_id is not None and not told:
             _fail_and_requeue(study, storage, trial_id, max_retry)
-            raise
-        try:
-            value = objective(trial)
-        except optuna.TrialPruned as exc:
-            study.tell(trial, state=TrialState.PRUNED)
-            _log.info("trial %d pruned: %s", trial.number, exc)
-            return TrialState.PRUNED, None
-        except KeyboardInterrupt:
-            _fail_and_requeue(study, storage, trial_id, max_retry)
-            raise
-        except Exception as exc:
-            if _STOP.is_set():  # an interrupt that a library turned into its own error
-                _fail_and_requeue(study, storage, trial_id, max_retry)
-                raise KeyboardInterrupt from exc
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            study.tell(trial, state=TrialState.FAIL)
-            _log.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
-            return TrialState.FAIL, None
-    if value is None or not math.isfinite(value):
-        trial.set_user_attr("error", f"objective returned {value!r}")
-        study.tell(trial, state=TrialState.FAIL)
-        return TrialState.FAIL, None
-    study.tell(trial, value)
-    return TrialState.COMPLETE, value
+        raise
 
 
 class TuneResult(NamedTuple):
