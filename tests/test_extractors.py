@@ -32,7 +32,12 @@ from hybridfer.extractors import (
     WeightsUnavailableError,
 )
 from hybridfer.images import ImageReadError
-from hybridfer.nn.devices import resolve_device, resolve_precision
+from hybridfer.nn.devices import (
+    cpu_has_native_bf16,
+    resolve_device,
+    resolve_precision,
+    use_channels_last,
+)
 
 SIZE = 32  # input_size for the fast tests
 
@@ -147,14 +152,18 @@ def test_every_tap_and_pooling_shape_and_names(prefix, fitted_all_taps, images):
 
 
 def test_tokens_shape_order_and_agreement_with_pooling(images):
-    est = ResNet50Features(**tiny(input_size=64, output="tokens")).fit(images)
+    # float32: the token values are compared with a float32 forward pass below
+    def fp32(**kw):
+        return tiny(precision="float32", **kw)
+
+    est = ResNet50Features(**fp32(input_size=64, output="tokens")).fit(images)
     tok = est.transform(images)
     assert tok.shape == (len(images), 2 * 2, 2048) and tok.dtype == np.float32  # 64/32 = 2
     assert est.get_feature_names_out()[0] == "resnet50.layer4.token.0"
-    l3 = ResNet50Features(**tiny(input_size=64, output="tokens", token_layer="layer3"))
+    l3 = ResNet50Features(**fp32(input_size=64, output="tokens", token_layer="layer3"))
     tok3 = l3.fit(images).transform(images)
     assert tok3.shape == (len(images), 4 * 4, 1024)
-    pooled = ResNet50Features(**tiny(input_size=64, layers=["layer3", "layer4"])).fit(images)
+    pooled = ResNet50Features(**fp32(input_size=64, layers=["layer3", "layer4"])).fit(images)
     avg = pooled.transform(images)
     np.testing.assert_allclose(tok3.mean(axis=1), avg[:, :1024], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(tok.mean(axis=1), avg[:, 1024:], rtol=1e-4, atol=1e-5)
@@ -414,7 +423,11 @@ def test_devices_and_precision():
     with pytest.raises(ValueError, match="not a torch device"):
         resolve_device("tpu:x")
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == torch.float32
+    native = cpu_has_native_bf16()
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    assert use_channels_last("auto", cpu, torch.bfloat16) == native
+    assert not use_channels_last("auto", cpu, torch.float32)
+    assert use_channels_last(True, cpu) and not use_channels_last(False, torch.device("cuda"))
     assert resolve_precision("bf16", cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("int8", cpu)

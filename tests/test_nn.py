@@ -23,7 +23,7 @@ from hybridfer.nn import (
 )
 from hybridfer.nn.architectures import SingleBiasLSTM
 from hybridfer.nn.freeze import select_frozen
-from hybridfer.nn.optim import make_optimizer, make_scheduler
+from hybridfer.nn.optim import LRSchedule, make_optimizer
 from hybridfer.nn.training import seeded
 
 torch.set_num_threads(1)
@@ -142,6 +142,7 @@ def test_early_stopping_restores_the_best_epoch():
         learning_rate=0.05,
         early_stopping=True,
         patience=3,
+        precision="float32",  # compared with a float32 loss below
         random_state=0,
     )
     result = fit_module(model, X, y, config, eval_set=(X_val, y_val))
@@ -311,26 +312,23 @@ def test_optimizers(name):
 
 def test_schedules():
     def lrs(name, epochs=4, steps=5, **kw):
-        opt = make_optimizer("sgd", _net().parameters(), lr=1.0)
-        sched, per_batch = make_scheduler(name, opt, epochs=epochs, steps_per_epoch=steps, **kw)
-        out = []
-        for _ in range(epochs):
-            for _ in range(steps):
-                opt.step()
-                if per_batch:
-                    sched.step()
-            if not per_batch:
-                sched.step()
-            out.append(opt.param_groups[0]["lr"])
-        return out
+        schedule = LRSchedule(name, epochs=epochs, **kw)
+        total = epochs * steps
+        # the rate at the end of each epoch
+        return [schedule.lr(1.0, (e + 1) * steps / total) for e in range(epochs)]
 
     cosine = lrs("cosine", min_lr=0.01)
     assert cosine[-1] == pytest.approx(0.01) and all(np.diff(cosine) < 0)
     assert lrs("step", step_size=2, step_gamma=0.5) == pytest.approx([1.0, 0.5, 0.5, 0.25])
-    onecycle = lrs("onecycle")
-    assert 0.5 < max(onecycle) <= 1.0 and onecycle[-1] < 0.05  # warm up, then anneal
+    schedule = LRSchedule("onecycle", epochs=4, min_lr=1e-4)
+    curve = [schedule.lr(1.0, p) for p in np.linspace(0, 1, 101)]
+    assert curve[0] == pytest.approx(1 / 25) and max(curve) == pytest.approx(1.0)
+    assert int(np.argmax(curve)) == 30 and curve[-1] == pytest.approx(1e-4)  # warm up, anneal
+    warm = LRSchedule("warmup_cosine", epochs=4, warmup=0.1, min_lr=0.0)
+    assert warm.lr(1.0, 0.0) == 0.0 and warm.lr(1.0, 0.05) == pytest.approx(0.5)
+    assert warm.lr(1.0, 0.1) == pytest.approx(1.0) and warm.lr(1.0, 1.0) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="lr_schedule"):
-        lrs("linear")
+        LRSchedule("linear", epochs=4)
 
 
 # -- augmentation ---------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from hybridfer.nn.estimator import (
     IMAGE_TRAINING_DOC,
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
+    TTA_CONSTRAINT,
+    TTA_DOC,
     ImageNetworkMixin,
     TorchTrainingMixin,
     seed_from,
@@ -35,6 +37,10 @@ from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifie
 from hybridfer.nn.training import RowSubset, fit_module, predict_module, seeded
 
 __all__ = ["FERNetClassifier"]
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits.float(), dim=1)
 
 
 class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
@@ -93,7 +99,9 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         + TRAINING_DOC
         + """
     predict_batch_size : int, default=256
-
+"""
+        + TTA_DOC
+        + """
     Attributes
     ----------
     model_ : nn.Module
@@ -126,6 +134,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         "image_shape": [tuple, list, None],
         "augment": [None, "boolean", str, dict, callable],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "tta": TTA_CONSTRAINT,
         **TRAINING_PARAMETER_CONSTRAINTS,
     }
 
@@ -171,7 +180,11 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         max_time=None,
         device="auto",
         precision="auto",
+        channels_last="auto",
+        checkpoint=None,
+        resume=False,
         predict_batch_size=256,
+        tta=None,
         random_state=None,
         verbose=0,
     ):
@@ -215,7 +228,11 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         self.max_time = max_time
         self.device = device
         self.precision = precision
+        self.channels_last = channels_last
+        self.checkpoint = checkpoint
+        self.resume = resume
         self.predict_batch_size = predict_batch_size
+        self.tta = tta
         self.random_state = random_state
         self.verbose = verbose
 
@@ -344,7 +361,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
             out_channels=self.in_channels_,
         ).to(device)
 
-    def _logits(self, X) -> np.ndarray:
+    def _proba(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         _check_feature_names(self, X, reset=False)
         source = self._image_source(X)
@@ -357,17 +374,22 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
             batch_size=self.predict_batch_size,
             device=device,
             precision=self.precision,
+            channels_last=self.channels_last,
+            tta=self.tta,
+            tta_padding=self._tta_padding(),
+            post=_softmax,
         )
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)`` in ``classes_`` order."""
-        logits = torch.from_numpy(self._logits(X)).double()
-        return torch.softmax(logits, dim=1).numpy()
+        """Class probabilities ``(n, n_classes)`` in ``classes_`` order (averaged over the
+        ``tta`` views)."""
+        proba = self._proba(X).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each image."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        proba = self._proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

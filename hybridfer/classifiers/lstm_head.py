@@ -151,6 +151,9 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
         max_time=None,
         device="auto",
         precision="auto",
+        channels_last="auto",
+        checkpoint=None,
+        resume=False,
         random_state=None,
         verbose=0,
     ):
@@ -184,6 +187,9 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
         self.max_time = max_time
         self.device = device
         self.precision = precision
+        self.channels_last = channels_last
+        self.checkpoint = checkpoint
+        self.resume = resume
         self.random_state = random_state
         self.verbose = verbose
 
@@ -346,6 +352,7 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
             batch_size=max(256, self.batch_size),
             device=self.device,
             precision=self.precision,
+            channels_last=self.channels_last,
         )
 
     def predict_proba(self, X) -> np.ndarray:

@@ -61,7 +61,13 @@ from hybridfer.images import (
     coerce_image_input,
     resolve_image_shape,
 )
-from hybridfer.nn.devices import autocast, resolve_device, resolve_precision, to_device
+from hybridfer.nn.devices import (
+    autocast,
+    resolve_device,
+    resolve_precision,
+    to_device,
+    use_channels_last,
+)
 
 __all__ = ["DeepFeatureExtractor"]
 
@@ -115,10 +121,12 @@ _COMMON_DOC = """
     device : str, default="auto"
         ``"auto"`` (cuda, then mps, then cpu), or any torch device string.
     precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
-        Autocast dtype; "auto" is bfloat16 (or float16) on a GPU and float32 on the CPU.
-        Features are always returned as float32.
+        Autocast dtype; "auto" is bfloat16 (or float16) on a GPU, bfloat16 on CPUs with
+        native bf16 (AVX512-BF16 or AMX) and float32 on other CPUs. Features are always
+        returned as float32; the feature cache keys them by the effective precision.
     channels_last : bool or "auto", default="auto"
-        Run convolutions in channels-last memory format ("auto": on CUDA only).
+        Run convolutions in channels-last memory format ("auto": on CUDA and on CPUs running
+        bf16 natively).
     batch_size : int, default=64
         Images per forward pass; memory is bounded by it, not by the number of images.
     num_workers : int or None, default=None
@@ -322,9 +330,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         return source
 
     def _channels_last(self, device: torch.device) -> bool:
-        if self.channels_last == "auto":
-            return device.type == "cuda"
-        return bool(self.channels_last)
+        return use_channels_last(self.channels_last, device, self.dtype_)
 
     def _resolve_layers(self, model: nn.Module) -> list[Tap]:
         owner = type(self).__name__

@@ -27,6 +27,8 @@ from hybridfer.nn.estimator import (
     IMAGE_TRAINING_DOC,
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
+    TTA_CONSTRAINT,
+    TTA_DOC,
     ImageNetworkMixin,
     TorchTrainingMixin,
     seed_from,
@@ -42,6 +44,10 @@ def _embed(model, x):
 
 def _tokens(model, x):
     return model.tokens(x)
+
+
+def _softmax(logits):
+    return torch.softmax(logits.float(), dim=1)
 
 
 class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseEstimator):
@@ -69,6 +75,9 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         + """
     predict_batch_size : int, default=256
         Images per forward pass in ``transform``.
+"""
+        + TTA_DOC
+        + """
 
     Attributes
     ----------
@@ -98,6 +107,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         "image_shape": [tuple, list, None],
         "augment": [None, "boolean", str, dict, callable],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "tta": TTA_CONSTRAINT,
         **TRAINING_PARAMETER_CONSTRAINTS,
     }
 
@@ -133,7 +143,11 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         max_time=None,
         device="auto",
         precision="auto",
+        channels_last="auto",
+        checkpoint=None,
+        resume=False,
         predict_batch_size=256,
+        tta=None,
         random_state=None,
         verbose=0,
     ):
@@ -167,7 +181,11 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         self.max_time = max_time
         self.device = device
         self.precision = precision
+        self.channels_last = channels_last
+        self.checkpoint = checkpoint
+        self.resume = resume
         self.predict_batch_size = predict_batch_size
+        self.tta = tta
         self.random_state = random_state
         self.verbose = verbose
 
@@ -241,7 +259,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         )
         return self
 
-    def _run(self, X, forward) -> np.ndarray:
+    def _run(self, X, forward, post=None) -> np.ndarray:
         check_is_fitted(self, "model_")
         _check_feature_names(self, X, reset=False)
         source = self._image_source(X)
@@ -255,6 +273,10 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
             batch_size=self.predict_batch_size,
             device=device,
             precision=self.precision,
+            channels_last=self.channels_last,
+            tta=self.tta,
+            tta_padding=self._tta_padding(),
+            post=post,
         )
 
     def transform(self, X) -> np.ndarray:
@@ -272,13 +294,15 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         return self._run(X, _embed if self.output == "embedding" else _tokens)
 
     def network_predict_proba(self, X) -> np.ndarray:
-        """The trained network's own softmax probabilities ``(n, n_classes)``."""
-        logits = torch.from_numpy(self._run(X, None)).double()
-        return torch.softmax(logits, dim=1).numpy()
+        """The trained network's own softmax probabilities ``(n, n_classes)`` (averaged over
+        the ``tta`` views)."""
+        proba = self._run(X, None, post=_softmax).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def network_predict(self, X) -> np.ndarray:
         """The trained network's own decision (the baseline a hybrid is compared against)."""
-        return self.classes_[np.argmax(self._run(X, None), axis=1)]
+        proba = self.network_predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``cnnlstm_model3.embedding.0`` ... (``cnnlstm_model3.token.0`` ... per channel of a

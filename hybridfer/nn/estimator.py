@@ -10,6 +10,7 @@ sets, and seeds the run.
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 from typing import Any
 
@@ -22,7 +23,8 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 from hybridfer.extractors.preprocessing import Preprocessor, resolve_input_size
 from hybridfer.images import ImageSource, as_image_source, coerce_image_input, resolve_image_shape
-from hybridfer.nn.training import TrainConfig
+from hybridfer.nn.augment import make_augmentation
+from hybridfer.nn.training import TTA_MODES, TrainConfig
 
 __all__ = [
     "IMAGE_DOC",
@@ -30,6 +32,8 @@ __all__ = [
     "ImageNetworkMixin",
     "TRAINING_DOC",
     "TRAINING_PARAMETER_CONSTRAINTS",
+    "TTA_CONSTRAINT",
+    "TTA_DOC",
     "TorchTrainingMixin",
     "seed_from",
 ]
@@ -40,7 +44,10 @@ TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "lr_schedule": [StrOptions({"constant", "cosine", "step", "onecycle"}), None],
+    "lr_schedule": [
+        StrOptions({"constant", "cosine", "warmup_cosine", "step", "onecycle"}),
+        None,
+    ],
     "min_lr": [Interval(Real, 0, None, closed="left")],
     "loss": [StrOptions({"cross_entropy", "focal"})],
     "focal_alpha": [Interval(Real, 0, None, closed="left"), "array-like", None],
@@ -56,6 +63,9 @@ TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_time": [Interval(Real, 0, None, closed="neither"), None],
     "device": [str],
     "precision": [StrOptions({"auto", "float32", "bfloat16", "float16"})],
+    "channels_last": ["boolean", StrOptions({"auto"})],
+    "checkpoint": [str, os.PathLike, None],
+    "resume": ["boolean"],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
@@ -67,10 +77,13 @@ TRAINING_DOC = """
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
     learning_rate : float
     weight_decay : float, default=0.0
-    lr_schedule : {"constant", "cosine", "step", "onecycle"} or None, default=None
-        Cosine annealing to ``min_lr``, step decay (x0.1 every 10 epochs) or one-cycle.
+    lr_schedule : {"constant", "cosine", "warmup_cosine", "step", "onecycle"} or None, \
+default=None
+        Cosine annealing to ``min_lr``, a 5% linear warm-up then cosine, step decay (x0.1
+        every 10 epochs) or one-cycle; over the epochs, or over ``max_time`` when that comes
+        first, so a budgeted run still ends at ``min_lr``.
     min_lr : float, default=0.0
-        Final learning rate of the cosine schedule.
+        Final learning rate of the cosine, warm-up-cosine and one-cycle schedules.
     loss : {"cross_entropy", "focal"}, default="cross_entropy"
     focal_alpha : float, array-like or None, default=None
         Focal-loss balancing factor (scalar, or one per class in ``classes_`` order).
@@ -93,11 +106,21 @@ TRAINING_DOC = """
     grad_clip : float or None, default=None
         Clip the global gradient norm.
     max_time : float or None, default=None
-        Training-time budget in seconds (checked after every batch).
+        Training-time budget in seconds (checked after every batch); the schedule anneals
+        over it.
     device : str, default="auto"
         ``"auto"``: cuda, then mps, then cpu.
     precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
-        ``"auto"``: mixed precision on GPU, float32 on the CPU.
+        ``"auto"``: bfloat16 autocast on GPUs that have it (float16 on others) and on CPUs
+        with native bf16 (AVX512-BF16 or AMX), float32 on other CPUs.
+    channels_last : bool or "auto", default="auto"
+        Channels-last memory format for convolutional networks; ``"auto"``: on CUDA and on
+        CPUs running bf16 natively.
+    checkpoint : str, path or None, default=None
+        File the whole training state is written to (atomically) after every epoch.
+    resume : bool, default=False
+        Continue training from ``checkpoint`` when the file exists (after a kill); the
+        checkpoint must come from the same data, network and settings.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, batch order, validation split, dropout and augmentation: the
         same seed gives the same model on the same machine.
@@ -108,7 +131,9 @@ TRAINING_DOC = """
 IMAGE_TRAINING_DOC = """
     augment : None, bool, "default", "pain", dict or callable, default=None
         Batch augmentation during training (see :func:`hybridfer.nn.augment.make_augmentation`):
-        flip, rotation, shift, zoom and shear drawn per image with torchvision.transforms.v2.
+        flip, rotation, shift, zoom, shear, crop with padding, random erasing drawn per image
+        in one batched ``grid_sample``, and optional mixup/CutMix (presets ``"fer"`` and
+        ``"fer_mix"``).
 """
 
 _CONFIG_FIELDS = (
@@ -133,6 +158,9 @@ _CONFIG_FIELDS = (
     "max_time",
     "device",
     "precision",
+    "channels_last",
+    "checkpoint",
+    "resume",
     "verbose",
     "freeze",
     "freeze_up_to",
@@ -159,6 +187,8 @@ class TorchTrainingMixin:
                     f"({len(self.classes_)})"
                 )
             kwargs["focal_alpha"] = alpha.tolist()
+        if kwargs.get("checkpoint") is not None:
+            kwargs["checkpoint"] = os.fspath(kwargs["checkpoint"])
         kwargs.update(overrides)
         return TrainConfig(random_state=seed, **kwargs)
 
@@ -230,6 +260,12 @@ class ImageNetworkMixin:
             size = tuple(int(s) for s in source.first_image_shape()[:2])
         return size
 
+    def _tta_padding(self) -> int:
+        """Shift of the ``tta="crops"`` views: the training augmentation's crop padding, else
+        1/12 of the input size (4 px at 48x48)."""
+        pad = int(getattr(make_augmentation(self.augment), "crop_padding", 0) or 0)
+        return pad or max(1, round(min(self.input_size_) / 12))
+
     def _make_preprocessor(self, in_channels: int, device: Any) -> Preprocessor:
         return Preprocessor(
             input_size=self.input_size_,
@@ -250,6 +286,16 @@ class ImageNetworkMixin:
                 "input_size to resize every image"
             )
 
+
+#: Constraint of the ``tta`` parameter.
+TTA_CONSTRAINT = [StrOptions({m for m in TTA_MODES if m}), None]
+
+TTA_DOC = """
+    tta : {None, "flip", "crops"}, default=None
+        Test-time augmentation of predictions and embeddings: ``"flip"`` averages each image
+        and its mirror; ``"crops"`` the ten-crop scheme (centre and four corner crops of the
+        image padded by the training crop padding, and their mirrors).
+"""
 
 IMAGE_DOC = """
     input_size : int, (H, W) or None, default=None

@@ -1,0 +1,205 @@
+"""Training speed: the toolkit's fit against a bare torch loop, in one process.
+
+Per architecture (the CNN-LSTM paper's three CNNs, ``fer_resnet``, ``fer_vgg``), on the same
+``--n`` random 48x48 gray images, batch 64, Adam:
+
+- **bare fp32**: a plain loop (``model(x)``, cross-entropy, ``backward``, ``step``) over
+  prepared float32 tensors, in float32, contiguous memory format: the reference (img/s);
+- **fit fp32**: ``CNNFeatures(precision="float32", channels_last=False).fit`` on uint8
+  images, as a ratio to bare fp32 (target >= 0.95x);
+- **fit auto**: ``CNNFeatures(precision="auto")`` (bf16 autocast and channels-last where the
+  CPU has native bf16, float32 elsewhere), as a ratio to bare fp32 (target >= 2.5x for
+  ``fer_vgg`` and ``fer_resnet`` on a CPU with native bf16);
+
+then batched augmentation (:class:`hybridfer.nn.augment.BatchAugmentation`, one
+``grid_sample`` per batch) against a per-image loop of ``torchvision.transforms.v2``
+(``RandomHorizontalFlip`` + ``RandomAffine``, the same parameters), target >= 10x; and
+training from image files (PNG paths decoded per batch) against in-memory arrays, target
+>= 0.8x. Each timed arm runs ``--repeat`` times, alternating, and the best is kept.
+
+Usage::
+
+    python benchmarks/bench_training.py [--n 1536] [--repeat 2] [--arch fer_vgg ...]
+        [--device cpu|cuda] [--accuracy [--data DIR]]
+
+``--accuracy`` also trains fer_vgg for 5 epochs on 10,000 FER2013 Training images in float32
+and in bf16 (same seed and schedule) and prints both PublicTest accuracies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from hybridfer.extractors import CNNFeatures
+from hybridfer.nn.architectures import build_fer_net
+from hybridfer.nn.augment import BatchAugmentation
+from hybridfer.nn.devices import cpu_capability, resolve_device, resolve_precision
+
+ARCHS = ("cnnlstm_model1", "cnnlstm_model2", "cnnlstm_model3", "fer_resnet", "fer_vgg")
+
+
+def bare_fp32(arch: str, x: torch.Tensor, y: torch.Tensor, device, bs: int = 64) -> float:
+    torch.manual_seed(0)
+    model = build_fer_net(arch).to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for i in range(0, len(x), bs):
+        xb, yb = x[i : i + bs].to(device), y[i : i + bs].to(device)
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return len(x) / (time.perf_counter() - start)
+
+
+def toolkit_fit(arch: str, X, y, device: str, **kw) -> float:
+    est = CNNFeatures(
+        architecture=arch, epochs=1, batch_size=64, random_state=0, device=device, **kw
+    )
+    start = time.perf_counter()
+    est.fit(X, y)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return len(y) / (time.perf_counter() - start)
+
+
+def per_image_v2(batch: torch.Tensor) -> torch.Tensor:
+    from torchvision.transforms import v2
+
+    t = v2.Compose(
+        [
+            v2.RandomHorizontalFlip(0.5),
+            v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5),
+        ]
+    )
+    return torch.stack([t(img) for img in batch])
+
+
+def best_of(fn, repeat: int) -> float:
+    return max(fn() for _ in range(repeat))
+
+
+def accuracy_pair(data: str | None, device: str) -> None:
+    from hybridfer.data import load_fer2013, usage_split
+    from hybridfer.images import read_images
+
+    root = data_root(data) / "fer2013"
+    train, test = usage_split(load_fer2013(root, lazy=True))
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(train), 10_000, replace=False))
+    Xtr = np.stack(read_images([train.paths[i] for i in idx], "gray"))
+    ytr = np.asarray(train.labels)[idx]
+    Xte = np.stack(read_images(list(test.paths), "gray"))
+    yte = np.asarray(test.labels)
+    for precision in ("float32", "bfloat16"):
+        est = CNNFeatures(
+            architecture="fer_vgg",
+            epochs=5,
+            optimizer="adamw",
+            learning_rate=2e-3,
+            weight_decay=5e-4,
+            lr_schedule="cosine",
+            augment="fer",
+            precision=precision,
+            random_state=0,
+            device=device,
+        )
+        start = time.perf_counter()
+        est.fit(Xtr, ytr)
+        took = time.perf_counter() - start
+        acc = float(np.mean(est.network_predict(Xte) == yte))
+        print(
+            f"fer_vgg 5 epochs, 10,000 images, {precision:>8}: PublicTest accuracy {acc:.4f} "
+            f"(fit {took:.0f} s)",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1536)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--arch", nargs="*", default=list(ARCHS))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--accuracy", action="store_true")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    auto = resolve_precision("auto", device)
+    if device.type == "cuda":
+        header = torch.cuda.get_device_name(device)
+    else:
+        header = cpu_capability()
+    print(f"# {header}; precision='auto' -> {str(auto).replace('torch.', '')}")
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (args.n, 48, 48), dtype=np.uint8)
+    y = rng.integers(0, 7, args.n)
+    xt = torch.from_numpy(X).float().div(255).unsqueeze(1)
+    yt = torch.from_numpy(y)
+
+    print("| architecture | bare fp32 img/s | fit fp32 / bare | fit auto / bare |")
+    print("|---|---|---|---|")
+    for arch in args.arch:
+        bare = fit32 = fitauto = 0.0
+        for _ in range(args.repeat):  # alternate the arms, keep each one's best
+            bare = max(bare, bare_fp32(arch, xt, yt, device))
+            fit32 = max(
+                fit32,
+                toolkit_fit(arch, X, y, args.device, precision="float32", channels_last=False),
+            )
+            fitauto = max(fitauto, toolkit_fit(arch, X, y, args.device))
+        print(f"| {arch} | {bare:.0f} | {fit32 / bare:.2f}x | {fitauto / bare:.2f}x |", flush=True)
+
+    batch = xt[:256].to(device)
+    aug = BatchAugmentation(hflip=0.5, degrees=10, translate=0.1, scale=(0.9, 1.1), shear=5)
+
+    def timed(fn, reps=3):
+        def run():
+            start = time.perf_counter()
+            for _ in range(reps):
+                fn(batch)
+            return reps * len(batch) / (time.perf_counter() - start)
+
+        return run
+
+    ours = best_of(timed(aug), args.repeat + 1)
+    ref = best_of(timed(per_image_v2), args.repeat + 1)
+    print(
+        f"augmentation, 256 images: batched {ours:.0f} img/s, per-image v2 loop {ref:.0f} "
+        f"img/s: {ours / ref:.1f}x"
+    )
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, img in enumerate(X):
+            p = Path(tmp) / f"{i}.png"
+            Image.fromarray(img).save(p)
+            paths.append(str(p))
+        arch = "fer_vgg" if "fer_vgg" in args.arch else args.arch[0]
+        arrays = files = 0.0
+        for _ in range(args.repeat):
+            arrays = max(arrays, toolkit_fit(arch, X, y, args.device))
+            files = max(files, toolkit_fit(arch, paths, y, args.device))
+        print(
+            f"{arch} fit from PNG paths {files:.0f} img/s, from arrays {arrays:.0f} img/s: "
+            f"{files / arrays:.2f}x"
+        )
+    if args.accuracy:
+        accuracy_pair(args.data, args.device)
+
+
+if __name__ == "__main__":
+    main()
