@@ -1,8 +1,12 @@
-"""The ``hybridfer`` command: tune, ablate, evaluate, extract, demo, components.
+"""The ``hybridfer`` command: tune, ablate, evaluate, extract, studies, demo, components.
 
-Every command but ``demo`` and ``components`` reads a TOML configuration (see
+Every command but ``studies``, ``demo`` and ``components`` reads a TOML configuration (see
 :mod:`hybridfer.tuning.config`); results go to a working folder (``[output] workdir`` or
 ``--workdir``). Run ``hybridfer COMMAND --help`` for the options.
+
+Exit status: 0 done; 2 a user error (bad flags, config, paths, data, storage, pipeline file,
+folds that cannot be made), reported in one line on stderr that names the input (a
+traceback only with ``--debug``); 1 trials that all failed, or a bug; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,15 +18,30 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "run_ablate", "run_demo", "run_evaluate", "run_extract", "run_tune"]
+__all__ = [
+    "InputError",
+    "main",
+    "run_ablate",
+    "run_demo",
+    "run_evaluate",
+    "run_extract",
+    "run_studies",
+    "run_tune",
+]
 
 _log = logging.getLogger("hybridfer")
+
+
+class InputError(ValueError):
+    """A command-line input that cannot be used (a flag's value, a path); the message names
+    it and says what was expected."""
 
 
 def _echo(*lines: str) -> None:
@@ -52,14 +71,16 @@ class _Run:
         data: tuple | None = None,
     ) -> None:
         self.cfg = cfg
-        self.workdir = Path(workdir).resolve() if workdir else cfg.workdir.resolve()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = _make_workdir(
+            Path(workdir) if workdir else cfg.workdir,
+            "--workdir" if workdir else f"{cfg.source}: output.workdir",
+        )
         self.storage_url = storage or cfg.storage_url(self.workdir)
         self.study_name = study or cfg.study.name
         self.cache = cfg.cache_path(self.workdir)
         self._data = data
 
-    def data(self):
+    def data(self, folds: bool = False):
         if self._data is None:
             from hybridfer.tuning.config import load_data
 
@@ -71,6 +92,10 @@ class _Run:
                 f"data: {train.name}: train {len(train)} images{test_txt} "
                 f"({time.perf_counter() - start:.1f} s)"
             )
+        if folds:
+            from hybridfer.tuning.config import check_folds
+
+            check_folds(self.cfg, self._data[0])
         return self._data
 
     def groups(self, ds):
@@ -86,6 +111,19 @@ class _Run:
             grace_period=s.grace_period or None,
             max_retry=s.max_retry,
         )
+
+
+def _make_workdir(path: Path, what: str) -> Path:
+    path = path.expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what} {os.fspath(path)!r} is a file; expected a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{what} {os.fspath(path)!r}: cannot create the folder ({exc.strerror or exc})"
+        ) from None
+    return path
 
 
 def _save_joblib(obj: Any, path: Path) -> None:
@@ -131,28 +169,43 @@ def run_tune(
     reclaim_running=False,
     progress=True,
     refit=True,
-    add_trials=0,
+    add_trials=None,
     data=None,
 ) -> dict:
     """``hybridfer tune``: run (or join, or continue) the config's study; write the best
-    pipeline and a summary. Returns the summary dict."""
+    pipeline and a summary. Returns the summary dict.
+
+    The study's target of finished trials is ``n_trials`` (else the config's) when it is
+    created; ``n_trials`` sets it on an existing study and ``add_trials`` raises it (both
+    >= 1, stored for later runs). Raises TrialsFailedError when every trial of this run
+    failed."""
+    from optuna.trial import TrialState
+
     from hybridfer.tuning.objective import CVObjective
     from hybridfer.tuning.study import (
-        add_trials as queue_more,
-    )
-    from hybridfer.tuning.study import (
+        TrialsFailedError,
         make_pruner,
         make_sampler,
         open_study,
         run_worker,
+        set_target,
         study_counts,
         study_spec,
+        study_target,
+    )
+    from hybridfer.tuning.study import (
+        add_trials as raise_target,
     )
 
+    for flag, value in (("--n-trials", n_trials), ("--add-trials", add_trials)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InputError(f"{flag} must be an integer >= 1, got {value!r}")
     run = _Run(cfg, workdir, storage, study, data)
     s = cfg.study
     space = cfg.tune_space()
-    train, _ = run.data()
+    train, _ = run.data(folds=True)
     objective = CVObjective(
         train.X,
         train.y,
@@ -166,23 +219,26 @@ def run_tune(
         random_state=cfg.cv.random_state,
     )
     store = run.storage()
-    budget = int(n_trials or s.n_trials)
     study_obj = open_study(
         store,
         run.study_name,
         spec=study_spec("tune", space, objective),
-        tickets=[{}] * budget,
+        tickets=[{}] * int(n_trials or s.n_trials),
         sampler=make_sampler(s.sampler, s.random_state),
         pruner=make_pruner(s.pruner, objective.n_folds),
         resume=resume,
+        where=_redact(run.storage_url),
     )
+    if n_trials is not None and study_target(study_obj) != n_trials:
+        set_target(study_obj, n_trials)
+        _echo(f"the study's target is now {n_trials} finished trials")
     if add_trials:
-        total = queue_more(study_obj, add_trials)
-        _echo(f"queued {add_trials} more trials: the study's budget is now {total}")
+        total = raise_target(study_obj, add_trials)
+        _echo(f"{add_trials} more trials: the study's target is now {total} finished trials")
     before = study_counts(study_obj)
     _echo(
-        f"study {run.study_name!r} in {_redact(run.storage_url)}: "
-        f"{before['finished']} finished, {before['waiting']} queued, "
+        f"study {run.study_name!r} in {_redact(run.storage_url)}: target "
+        f"{study_target(study_obj)}, {before['finished']} finished, {before['waiting']} queued, "
         f"{before['running']} running elsewhere; {objective.n_folds}-fold CV on "
         f"{len(train)} images, metric {s.metric}"
     )
@@ -211,6 +267,13 @@ def run_tune(
         "counts": counts,
         "workdir": os.fspath(run.workdir),
     }
+    if report.failed and not report.complete + report.pruned:
+        failed = study_obj.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        last = failed[-1].user_attrs.get("error", "?") if failed else "?"
+        raise TrialsFailedError(
+            f"all {report.failed} trials of this run failed (last error: {last}); fix the "
+            "configuration and rerun"
+        )
     if counts["complete"] == 0:
         _echo("no completed trial yet: nothing to report")
         return summary
@@ -248,12 +311,9 @@ def run_tune(
 
 def _redact(url: str) -> str:
     """A storage URL without its password."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
+    from hybridfer.tuning.storage import redact_url
+
+    return redact_url(url)
 
 
 def _tune_markdown(summary: dict, study, metric: str) -> str:
@@ -306,7 +366,7 @@ def run_ablate(
     run = _Run(cfg, workdir, storage, None, data)
     name = study or cfg.ablation.name or f"{cfg.study.name}-ablation"
     cfg.ablation_space()  # validates component parameters before any work
-    train, test_ds = run.data()
+    train, test_ds = run.data(folds=True)
     use_test = cfg.ablation.test if test is None else test
     if use_test and test_ds is None:
         from hybridfer.tuning.config import ConfigError
@@ -367,6 +427,31 @@ def run_ablate(
     return result
 
 
+def _load_pipeline(path: str | os.PathLike, what: str) -> Any:
+    """A pipeline saved with joblib; an InputError naming ``what`` if it is not one."""
+    import joblib
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(
+            f"{what} {os.fspath(p)!r}: "
+            + ("is a folder; expected a file" if p.is_dir() else "no such file")
+        )
+    try:
+        model = joblib.load(p)
+    except Exception as exc:  # any unpickling error: the file is not what it should be
+        raise InputError(
+            f"{what} {os.fspath(p)!r}: not a pipeline saved by hybridfer (joblib could not read "
+            f"it: {type(exc).__name__}: {exc})"
+        ) from None
+    if not (hasattr(model, "fit") and hasattr(model, "predict")):
+        raise InputError(
+            f"{what} {os.fspath(p)!r}: holds a {type(model).__name__}, not a pipeline "
+            "(saved by hybridfer tune, evaluate or a recipe)"
+        )
+    return model
+
+
 def _fixed_params(cfg) -> dict:
     """``[params]`` plus the fixed values of ``[space]`` (ablations tune nothing)."""
     from collections.abc import Mapping
@@ -402,7 +487,6 @@ def run_evaluate(
     study. Writes ``report.md``/``report.csv``, ``confusion.png``/``confusion.csv`` and
     ``leakage.md``/``leakage.csv`` to ``<workdir>/evaluate``.
     """
-    import joblib
     from sklearn.base import clone
 
     from hybridfer.evaluation import (
@@ -424,7 +508,7 @@ def run_evaluate(
     rs = cfg.cv.random_state
     if pipeline is not None:
         source = f"pipeline file {pipeline}"
-        model = clone(joblib.load(pipeline))
+        model = clone(_load_pipeline(pipeline, "--pipeline"))
     elif pair is not None:
         features, _, classifier = pair.partition("/")
         from hybridfer.tuning.spaces import PipelineSpace
@@ -562,6 +646,61 @@ def run_extract(cfg, *, workdir=None, features=None, split="all") -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# studies
+# --------------------------------------------------------------------------------------------
+
+
+def _open_storage(url: str):
+    """An existing storage (listing or deleting never creates a database file)."""
+    from hybridfer.tuning.storage import make_storage
+
+    text = os.fspath(url)
+    path = text[len("journal:") :] if text.startswith("journal:") else text
+    if "://" not in text and not Path(path).is_file():
+        raise InputError(f"--storage {text!r}: no such file")
+    return make_storage(text)
+
+
+def run_studies(storage: str, action: str = "list", name: str | None = None) -> list[dict]:
+    """``hybridfer studies``: list the studies of a storage with their counts, or delete one.
+
+    Returns the listed (or deleted) studies as dicts.
+    """
+    from hybridfer.tuning.storage import delete_study, list_studies
+    from hybridfer.tuning.study import load_study_info
+
+    store = _open_storage(storage)
+    where = _redact(os.fspath(storage))
+    if action == "delete":
+        if not name:
+            raise InputError("studies delete needs the NAME of the study to delete")
+        names = [s.study_name for s in list_studies(store)]
+        if name not in names:
+            raise InputError(f"no study {name!r} in {where}; the studies there are {sorted(names)}")
+        info = load_study_info(store, name)
+        delete_study(store, name)
+        _echo(f"deleted study {name!r} ({info['trials']} trials) from {where}")
+        return [info]
+    rows = [load_study_info(store, s.study_name) for s in list_studies(store)]
+    if not rows:
+        _echo(f"no study in {where}")
+        return rows
+    header = ("study", "kind", "target", "complete", "pruned", "fail", "running", "waiting")
+    table = [header] + [
+        tuple(
+            str(r[k])
+            for k in ("name", "kind", "target", "complete", "pruned", "fail", "running", "waiting")
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    _echo(
+        *("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
+    )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------
 
@@ -655,17 +794,66 @@ def run_components() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class _UsageError(Exception):
+    """A command line argparse cannot parse (reported in one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, without the usage block."""
+
+    def error(self, message: str):
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from hybridfer import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hybridfer",
         description="Facial expression recognition: deep + handcrafted features with classical "
         "classifiers, tuned with Optuna.",
     )
     p.add_argument("--version", action="version", version=f"hybridfer {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log every trial")
+    p.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (for bug reports)"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+
+    def add_parser(name, **kwargs):
+        sp = _add_parser(name, **kwargs)
+        sp.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an error",
+        )
+        return sp
+
+    sub.add_parser = add_parser
 
     def common(sp, study=True):
         sp.add_argument("config", help="TOML configuration file")
@@ -681,19 +869,25 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tune", help="run, join or resume an Optuna study over pipelines")
     common(t)
-    t.add_argument("--n-trials", type=int, help="budget when the study is created")
-    t.add_argument(
+    counts = t.add_mutually_exclusive_group()
+    counts.add_argument(
+        "--n-trials",
+        type=_count,
+        metavar="N",
+        help="the study's target of finished trials, N >= 1 (default: the config's when the "
+        "study is created, then the stored one); stored for later runs",
+    )
+    counts.add_argument(
         "--add-trials",
-        type=int,
-        default=0,
+        type=_count,
         metavar="K",
-        help="queue K more trials in an existing study",
+        help="raise the study's target by K >= 1 trials",
     )
     t.add_argument(
-        "--timeout", type=float, help="seconds after which this worker starts no new trial"
+        "--timeout", type=_seconds, help="seconds after which this worker starts no new trial"
     )
     t.add_argument(
-        "--max-trials", type=int, metavar="K", help="run at most K trials in this worker"
+        "--max-trials", type=_count, metavar="K", help="run at most K trials in this worker"
     )
     g = t.add_mutually_exclusive_group()
     g.add_argument(
@@ -722,7 +916,7 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ablate", help="feature sets x classifiers on identical folds")
     common(a)
-    a.add_argument("--max-trials", type=int, metavar="K", help="run at most K pairs now")
+    a.add_argument("--max-trials", type=_count, metavar="K", help="run at most K pairs now")
     a.add_argument(
         "--test",
         action="store_true",
@@ -747,9 +941,23 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="ablation + study + report on synthetic faces (< 3 min)")
     d.add_argument("--workdir", default="hybridfer-work/demo", help="working folder")
-    d.add_argument("--n-samples", type=int, help="synthetic images (default 1000)")
-    d.add_argument("--n-trials", type=int, help="study trials (default 10)")
+    d.add_argument("--n-samples", type=_count, help="synthetic images (default 1000)")
+    d.add_argument("--n-trials", type=_count, help="study trials (default 10)")
     d.add_argument("--no-progress", dest="progress", action="store_false")
+
+    st = sub.add_parser(
+        "studies",
+        help="list the studies of a storage with their counts, or delete one",
+        description="hybridfer studies --storage URL: list the studies; hybridfer studies "
+        "delete NAME --storage URL: delete one with all its trials.",
+    )
+    st.add_argument("action", nargs="?", choices=("list", "delete"), default="list")
+    st.add_argument("name", nargs="?", help="the study to delete")
+    st.add_argument(
+        "--storage",
+        required=True,
+        help="SQLite file, journal file (*.log) or URL such as postgresql://user@127.0.0.1/db",
+    )
 
     sub.add_parser("components", help="list components and their default search spaces")
     return p
@@ -757,7 +965,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hybridfer`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     # OpenMP threads that spin while waiting make XGBoost/LightGBM many times slower when
     # cores are shared (several workers on one machine); waiting passively costs nothing
     # when they are not. Read by the OpenMP runtime when it loads, so set before any import.
@@ -782,11 +994,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hybridfer.tuning.config import ConfigError, load_config
     from hybridfer.tuning.registry import ComponentError
     from hybridfer.tuning.spaces import SpaceError
-    from hybridfer.tuning.study import StudyMismatchError
+    from hybridfer.tuning.storage import StorageError
+    from hybridfer.tuning.study import StudyMismatchError, TrialsFailedError
 
+    user_errors = (
+        ConfigError,
+        ComponentError,
+        SpaceError,
+        StudyMismatchError,
+        StorageError,
+        InputError,
+    )
     try:
         if args.command == "components":
             run_components()
+        elif args.command == "studies":
+            run_studies(args.storage, args.action, args.name)
         elif args.command == "demo":
             run_demo(
                 args.workdir,
@@ -833,9 +1056,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             elif args.command == "extract":
                 run_extract(cfg, workdir=args.workdir, features=args.features, split=args.split)
-    except (ConfigError, ComponentError, SpaceError, StudyMismatchError) as exc:
-        print(f"hybridfer {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (*user_errors, TrialsFailedError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hybridfer {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1 if isinstance(exc, TrialsFailedError) else 2
     except KeyboardInterrupt:
         print(
             f"\nhybridfer {args.command}: interrupted; completed trials are saved and the "
@@ -844,6 +1069,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
 
 
 class _suppress_signal_errors:

@@ -11,14 +11,8 @@ from optuna.trial import TrialState
 
 from hybridfer.tuning import interrupts
 from hybridfer.tuning.interrupts import critical_section, interrupt_handler, stop_requested
-from hybridfer.tuning.study import (
-    GuardedRDBStorage,
-    _guard,
-    make_storage,
-    open_study,
-    run_worker,
-    study_counts,
-)
+from hybridfer.tuning.storage import GuardedRDBStorage, _guard, make_storage
+from hybridfer.tuning.study import open_study, run_worker, study_counts
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -38,7 +38,8 @@ from hybridfer.tuning import (
 from hybridfer.tuning.ablation import corrected_ttest
 from hybridfer.tuning.objective import make_folds, resample_indices
 from hybridfer.tuning.spaces import decode_value, parse_param, suggest_params
-from hybridfer.tuning.study import StudyMismatchError, TrialSeededSampler, _claim_ticket
+from hybridfer.tuning.study import StorageError, StudyMismatchError, TrialSeededSampler
+from hybridfer.tuning.worker import _claim_ticket
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -351,7 +352,9 @@ def test_failing_trials_are_recorded_and_a_broken_setup_stops(tmp_path):
         return 1.0
 
     report = run_worker(study, odd_fails, storage=storage)
-    assert (report.complete, report.failed) == (3, 2)
+    # the target counts finished trials: each failed one is replaced by a new ticket
+    assert (report.complete, report.failed) == (5, 4)
+    assert report.study_done
     failed = study.get_trials(states=(TrialState.FAIL,))
     assert failed[0].user_attrs["error"] == "ValueError: odd"
     study = open_study(storage, "b", spec={"kind": "test"}, tickets=[{}] * 5)
@@ -408,7 +411,7 @@ def test_sampler_is_reproducible_alone_and_distinct_across_trials():
 
 
 def test_storage_errors_are_clear(tmp_path):
-    with pytest.raises(ValueError, match="SQLite file"):
+    with pytest.raises(StorageError, match="SQLite file"):
         make_storage(tmp_path / "study.txt")
     with pytest.raises(ValueError, match="grace_period"):
         make_storage(tmp_path / "a.db", heartbeat_interval=5, grace_period=5)

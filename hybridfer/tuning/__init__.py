@@ -6,8 +6,12 @@
   conditional space of feature set x classifier x settings.
 - :mod:`~hybridfer.tuning.objective`: :class:`CVObjective` (stratified, subject-grouped
   K-fold, fold-aware pruning) and :class:`FeatureStore` (features computed once per study).
-- :mod:`~hybridfer.tuning.study`: storages (SQLite, journal file, PostgreSQL), a trial budget
-  shared by many workers, heartbeats and resuming; :func:`tune`.
+- :mod:`~hybridfer.tuning.study`: creating, joining and repairing studies, their target of
+  finished trials; :func:`tune`.
+- :mod:`~hybridfer.tuning.worker`: the worker loop many workers share (exact target,
+  heartbeats, failed trials replaced, Ctrl-C safe: :mod:`~hybridfer.tuning.interrupts`).
+- :mod:`~hybridfer.tuning.storage`: storages (SQLite, journal file, PostgreSQL), listing and
+  deleting studies; :mod:`~hybridfer.tuning.samplers`: samplers and pruners by name.
 - :mod:`~hybridfer.tuning.ablation`: :func:`ablate` and :class:`AblationResult`.
 - :mod:`~hybridfer.tuning.config`: TOML configuration files for the ``hybridfer`` command.
 """
@@ -34,6 +38,7 @@ from hybridfer.tuning.study import (
     make_storage,
     open_study,
     run_worker,
+    set_target,
     study_counts,
     tune,
 )
@@ -62,6 +67,7 @@ __all__ = [
     "open_study",
     "register_component",
     "run_worker",
+    "set_target",
     "study_counts",
     "tune",
 ]

@@ -66,6 +66,7 @@ __all__ = [
     "PipelineSection",
     "StudySection",
     "load_config",
+    "check_folds",
     "load_data",
     "parse_config",
 ]
@@ -327,6 +328,35 @@ def _check_component_table(table: str, name: str, entries: Mapping[str, Any]) ->
         comp.check_params(space, f"[{table}.{name}]")
 
 
+def _check_component_values(name: str, params: Mapping, space: Mapping) -> None:
+    """Build the estimator with the fixed values and with each end of every range (each
+    choice), so that its own parameter validation rejects a wrong type or range at load."""
+    from optuna.distributions import BaseDistribution, CategoricalDistribution
+    from optuna.trial import FixedTrial
+
+    from hybridfer.tuning import registry
+    from hybridfer.tuning.spaces import merge_spaces, parse_space, suggest_params
+
+    comp = registry.COMPONENTS[name]
+    if not comp.available():
+        return
+    merged = merge_spaces(
+        parse_space(params, f"params.{name}"), parse_space(space, f"space.{name}")
+    )
+    dists = {k: d for k, d in merged.items() if isinstance(d, BaseDistribution)}
+
+    def candidates(d):
+        return list(d.choices) if isinstance(d, CategoricalDistribution) else [d.low, d.high]
+
+    base = {f"{name}.{k}": candidates(d)[0] for k, d in dists.items()}
+    draws = [base] + [
+        {**base, f"{name}.{k}": v} for k, d in dists.items() for v in candidates(d)[1:]
+    ]
+    where = f"[params.{name}]" if not dists else f"[params.{name}]/[space.{name}]"
+    for values in draws:
+        comp.check_values(suggest_params(FixedTrial(values), name, merged), where)
+
+
 def _check_choice(value: Any, valid: tuple | list, where: str) -> None:
     if value not in valid:
         raise ConfigError(f"{where} = {value!r} is not valid; choose one of {list(valid)}")
@@ -344,7 +374,7 @@ def parse_config(
     """
     from hybridfer.tuning import registry
     from hybridfer.tuning.objective import RESAMPLERS, check_scoring
-    from hybridfer.tuning.study import PRUNERS, SAMPLERS
+    from hybridfer.tuning.samplers import PRUNERS, SAMPLERS
 
     try:
         unknown = sorted(set(raw) - set(_SECTIONS))
@@ -373,6 +403,12 @@ def parse_config(
                     _check_component_table(name, comp, entries)
             else:
                 kwargs[name] = _section(f.default_factory, raw[name], name)
+        for comp in sorted(set(kwargs.get("params", {})) | set(kwargs.get("space", {}))):
+            _check_component_values(
+                comp,
+                kwargs.get("params", {}).get(comp, {}),
+                kwargs.get("space", {}).get(comp, {}),
+            )
         cfg = Config(
             **kwargs, source=source, base_dir=Path(base_dir) if base_dir is not None else Path.cwd()
         )
@@ -502,8 +538,6 @@ def load_data(cfg: Config | DataSection, base_dir: Path | None = None):
         stratified, subject-grouped hold-out of ``test_size`` (None when it is 0). Then the
         stratified subsamples ``subsample``/``test_subsample`` when set.
     """
-    from hybridfer import data
-
     if isinstance(cfg, Config):
         d, base_dir = cfg.data, cfg.base_dir
     else:
@@ -512,6 +546,57 @@ def load_data(cfg: Config | DataSection, base_dir: Path | None = None):
     path = _resolve(d.path, base_dir) if d.path else None
     if path is not None and not path.exists():
         raise ConfigError(f"data.path {os.fspath(path)!r} does not exist")
+    where = f"data.path {os.fspath(path)!r}" if path is not None else f"data.source {d.source!r}"
+    try:
+        train, test = _load_splits(d, path)
+    except ConfigError:
+        raise
+    except (OSError, ValueError) as exc:  # unreadable or corrupt files, a split it cannot make
+        raise ConfigError(f"{where}: {_one_line(exc)}") from exc
+    _check_classes(train, where)
+    return train, test
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+def _check_classes(ds, where: str) -> None:
+    classes = np.unique(np.asarray(ds.labels))
+    if len(classes) < 2:
+        found = f"only {str(classes[0])!r}" if len(classes) else "none"
+        raise ConfigError(
+            f"{where}: {ds.name} has {len(classes)} class ({found}); a classifier needs images "
+            "of at least two classes"
+        )
+
+
+def check_folds(cfg: Config, train) -> None:
+    """cv.n_splits must leave every class (and, grouped, every fold) something to hold out."""
+    k = cfg.cv.n_splits
+    classes, counts = np.unique(np.asarray(train.labels), return_counts=True)
+    if counts.min() < k:
+        small = str(classes[counts.argmin()])
+        raise ConfigError(
+            f"{cfg.source}: cv.n_splits = {k} needs at least {k} training images of every "
+            f"class, but {small!r} has {counts.min()} in {train.name}: lower cv.n_splits or "
+            "use more data"
+        )
+    if cfg.cv.group and train.groups is not None:
+        n_groups = len(np.unique(train.groups))
+        if n_groups < k:
+            raise ConfigError(
+                f"{cfg.source}: cv.n_splits = {k} subject-grouped folds need at least {k} "
+                f"subjects, but {train.name} has {n_groups}: lower cv.n_splits or set "
+                "cv.group = false"
+            )
+
+
+def _load_splits(d: DataSection, path: Path | None):
+    from hybridfer import data
+
     if d.source == "synthetic":
         ds = data.make_faces(
             n_samples=d.n_samples, image_size=d.image_size, random_state=d.random_state

@@ -116,6 +116,21 @@ class Component:
                 f"{unknown}; valid parameters are {sorted(valid)}"
             )
 
+    def check_values(self, params: Mapping[str, Any], where: str) -> None:
+        """Raise ComponentError if the estimator's own validation (scikit-learn's
+        ``_parameter_constraints``) rejects ``params`` over ``defaults``: a wrong type or
+        an out-of-range value fails here, before any trial runs."""
+        cls = self.estimator_class()
+        if not getattr(cls, "_parameter_constraints", None) or not hasattr(cls, "_validate_params"):
+            return
+        kwargs = {**self.defaults, **params}
+        names = set(self.param_names())
+        try:
+            estimator = cls(**{k: v for k, v in kwargs.items() if k in names})
+            estimator._validate_params()
+        except (TypeError, ValueError) as exc:
+            raise ComponentError(f"{where}: {str(exc).strip()}") from None
+
     def _takes_extra_kwargs(self) -> bool:
         """True for estimators that pass unknown keywords on (LightGBM's ``**kwargs``)."""
         params = inspect.signature(self.estimator_class().__init__).parameters.values()
