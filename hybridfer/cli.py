@@ -827,6 +827,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _minutes(text: str) -> float:
+    """An argparse type: a number of minutes > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from hybridfer import __version__
 
@@ -960,7 +971,52 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("components", help="list components and their default search spaces")
+
+    sub.add_parser("recipes", help="list the named recipes with their source and claims")
+    r = sub.add_parser(
+        "reproduce",
+        help="run a named recipe end to end and write its report",
+        description="hybridfer reproduce NAME --data PATH: run a recipe (see hybridfer recipes); "
+        "prints the side-by-side table and writes report.md, report.json, confusion PNGs and "
+        "the fitted pipeline to --workdir.",
+    )
+    r.add_argument("name", help="recipe name (hybridfer recipes lists them)")
+    r.add_argument("--data", required=True, help="the data set folder or file")
+    r.add_argument("--scale", choices=("smoke", "cpu", "full"), help="default: the recipe's")
+    r.add_argument("--workdir", help="working folder (default: hybridfer-work/NAME/SCALE)")
+    r.add_argument(
+        "--resume", action="store_true", help="continue a killed run from its checkpoints"
+    )
+    r.add_argument("--budget-minutes", type=_minutes, help="training budget in minutes (cpu scale)")
     return p
+
+
+def run_recipes() -> None:
+    """``hybridfer recipes``: every recipe with its source and the numbers it claims."""
+    from hybridfer.recipes import list_recipes
+
+    for recipe in list_recipes():
+        claims = "; ".join(f"{k}: {v}" for k, v in recipe.claims.items())
+        _echo(f"{recipe.name} (v{recipe.version}, default scale {recipe.default_scale})")
+        _echo(f"    {recipe.title}", f"    source: {recipe.source}", f"    claims: {claims}")
+
+
+def run_reproduce(name, *, data, scale=None, workdir=None, resume=False, budget_minutes=None):
+    """``hybridfer reproduce``: run a recipe, print its table and where the report is."""
+    from hybridfer.recipes import run_recipe
+
+    options = {} if budget_minutes is None else {"budget_minutes": budget_minutes}
+    result = run_recipe(name, data, scale=scale, workdir=workdir, resume=resume, **options)
+    _echo(
+        f"{result.recipe} v{result.version}, scale {result.scale}, {result.wall_time:.0f} s",
+        f"machine: {result.machine}",
+        f"protocol: {result.protocol}",
+        "",
+        result.table_markdown(),
+        "",
+        f"report: {result.paths['report_md']}",
+    )
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -991,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _suppress_signal_errors():
         signal.signal(signal.SIGTERM, interrupt_handler)
         signal.signal(signal.SIGINT, interrupt_handler)
+    from hybridfer.recipes.base import RecipeError
     from hybridfer.tuning.config import ConfigError, load_config
     from hybridfer.tuning.registry import ComponentError
     from hybridfer.tuning.spaces import SpaceError
@@ -1004,10 +1061,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         StudyMismatchError,
         StorageError,
         InputError,
+        RecipeError,
     )
     try:
         if args.command == "components":
             run_components()
+        elif args.command == "recipes":
+            run_recipes()
+        elif args.command == "reproduce":
+            run_reproduce(
+                args.name,
+                data=args.data,
+                scale=args.scale,
+                workdir=args.workdir,
+                resume=args.resume,
+                budget_minutes=args.budget_minutes,
+            )
         elif args.command == "studies":
             run_studies(args.storage, args.action, args.name)
         elif args.command == "demo":
@@ -1062,6 +1131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hybridfer {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1 if isinstance(exc, TrialsFailedError) else 2
     except KeyboardInterrupt:
+        if args.command == "reproduce":
+            print(
+                "\nhybridfer reproduce: interrupted; the training checkpoint is kept: rerun "
+                "the same command with --resume to continue",
+                file=sys.stderr,
+            )
+            return 130
         print(
             f"\nhybridfer {args.command}: interrupted; completed trials are saved and the "
             "interrupted one is queued again: rerun the same command to continue",

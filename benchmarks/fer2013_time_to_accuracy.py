@@ -1,0 +1,97 @@
+"""Time to accuracy of FER network candidates on FER2013 Training -> PublicTest.
+
+Each candidate (an architecture and its settings) trains on all 28,709 Training images for a
+time budget (``--minutes``), with the schedule annealed over the budget, the recipe's
+augmentation, label smoothing, softened class weights and an EMA of the weights; PublicTest is
+scored after every epoch (the curve) and at the end with flip test-time augmentation. One JSON
+line per candidate is appended to ``--out``; a table is printed at the end.
+
+Usage::
+
+    python benchmarks/fer2013_time_to_accuracy.py [--minutes 10] [--only NAME ...]
+        [--data DIR] [--out fer2013_tta.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from hybridfer.data import load_fer2013, usage_split
+from hybridfer.extractors import CNNFeatures
+from hybridfer.images import read_images
+from hybridfer.nn.devices import cpu_capability
+from hybridfer.recipes.fer2013 import SETTINGS, _soft_class_weights
+
+BASE = {k: v for k, v in SETTINGS["cpu"].items() if k not in ("architecture_params",)}
+
+CANDIDATES = {
+    "vgg32": {"architecture": "fer_vgg", "architecture_params": {"widths": (32, 64, 128, 256)}},
+    "vgg48": {"architecture": "fer_vgg", "architecture_params": {"widths": (48, 96, 192, 384)}},
+    "vgg64": {"architecture": "fer_vgg", "architecture_params": {"widths": (64, 128, 256, 512)}},
+    "resnet32": {
+        "architecture": "fer_resnet",
+        "architecture_params": {"widths": (32, 64, 128, 256), "depths": (1, 1, 1, 1)},
+    },
+    "resnet48x2": {
+        "architecture": "fer_resnet",
+        "architecture_params": {"widths": (48, 96, 192, 384), "depths": (1, 2, 2, 1)},
+    },
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--only", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", default="fer2013_tta.jsonl")
+    args = parser.parse_args()
+    print(f"# {cpu_capability()}", flush=True)
+    train, test = usage_split(load_fer2013(data_root(args.data) / "fer2013", lazy=True))
+    Xtr, ytr = np.stack(read_images(list(train.paths), "gray")), train.labels
+    Xte, yte = np.stack(read_images(list(test.paths), "gray")), test.labels
+    weights = _soft_class_weights(ytr, train.classes, 0.5)
+    rows = []
+    for name in args.only:
+        est = CNNFeatures(
+            **{**BASE, **CANDIDATES[name]},
+            class_weight=weights,
+            max_time=60 * args.minutes,
+            random_state=0,
+            tta="flip",
+        )
+        start = time.perf_counter()
+        est.fit(Xtr, ytr, eval_set=(Xte, yte))
+        took = time.perf_counter() - start
+        pred = est.network_predict(Xte)
+        acc = float(np.mean(pred == yte))
+        row = {
+            "candidate": name,
+            "minutes": args.minutes,
+            "params": est.n_parameters_,
+            "epochs": est.n_epochs_,
+            "fit_s": took,
+            "train_acc": est.history_[-1]["accuracy"],
+            "public_acc_tta": acc,
+            "curve": [(h["elapsed"], h["val_accuracy"]) for h in est.history_],
+        }
+        rows.append(row)
+        with open(args.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(
+            f"{name}: {est.n_epochs_} epochs in {took:.0f} s, train acc {row['train_acc']:.4f}, "
+            f"PublicTest (flip TTA) {acc:.4f}",
+            flush=True,
+        )
+    print("| candidate | params | epochs | PublicTest acc (flip TTA) |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['candidate']} | {r['params']:,} | {r['epochs']} | {r['public_acc_tta']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Named, versioned systems that run end to end: ``list_recipes``, ``get_recipe``, ``run_recipe``.
+
+- ``fer2013-cpu`` / ``fer2013-gpu``: hybridfer's own FER2013 recipe (a FER network trained from
+  scratch within a time budget, hybrid heads on its embeddings), on the official protocol;
+  see :mod:`hybridfer.recipes.fer2013`.
+
+Each recipe runs at ``scale="smoke"`` (seconds), ``"cpu"`` (an hour or less on 2 cores) or
+``"full"`` (meant for a GPU) and returns a :class:`RecipeResult` whose report (markdown and
+JSON), confusion PNGs and fitted pipeline are written to the work folder.
+"""
+
+from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)
+from hybridfer.recipes.base import (
+    SCALES,
+    Recipe,
+    RecipeError,
+    RecipeResult,
+    get_recipe,
+    list_recipes,
+    run_recipe,
+)
+
+__all__ = [
+    "SCALES",
+    "Recipe",
+    "RecipeError",
+    "RecipeResult",
+    "get_recipe",
+    "list_recipes",
+    "run_recipe",
+]

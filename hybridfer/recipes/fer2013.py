@@ -1,0 +1,414 @@
+"""hybridfer's own FER2013 recipe: a FER network trained from scratch within a time budget, then
+hybrid heads on its embeddings, all on the official protocol.
+
+Protocol: the network and every head train on the official ``Training`` usage only. Nothing is
+selected on ``PublicTest``: the network trains for a fixed time budget (its schedule anneals
+over it and the final EMA weights are kept, no early stopping), the heads have fixed settings.
+``PublicTest`` is scored once at the end (and, for the time-to-accuracy curve, after every
+epoch, which decides nothing). Where the data holds the ``PrivateTest`` usage (the full
+FER2013 release), the same models are also scored on it and on its part that has no exact
+duplicate in Training. The settings themselves (architecture, budget split, augmentation) were
+chosen in a time-to-accuracy study on Training -> PublicTest (``benchmarks/
+fer2013_time_to_accuracy.py``), so PublicTest is not a pristine test set for this recipe:
+PrivateTest is.
+
+The models compared, side by side:
+
+- ``network``: the network's own softmax; ``network + flip TTA``: averaged with the mirror;
+- ``logreg``, ``svm`` (RBF :class:`~hybridfer.classifiers.GramSVC`), ``wnxgb`` on the
+  flip-averaged embeddings (the hybrids);
+- ``network + logreg``: the average of the network's (TTA) and the logistic regression's
+  probabilities (a two-member ensemble).
+
+Scales: ``smoke`` trains a tiny network for two epochs on a few hundred images (seconds);
+``cpu`` trains on all of Training for ``budget_minutes`` (default 42) on the CPU, ending within
+an hour with the heads; ``full`` trains a wider network for 60 epochs (meant for a GPU).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, machine_summary, register
+
+__all__ = ["FER2013_RECIPES", "SETTINGS", "run_fer2013"]
+
+VERSION = "1"
+
+#: Network and training settings per scale (keyword arguments of CNNFeatures).
+SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "architecture": "fer_vgg",
+        "architecture_params": {"widths": (8, 16, 32), "embedding_dim": 32},
+        "epochs": 2,
+        "batch_size": 32,
+        "optimizer": "adamw",
+        "learning_rate": 3e-3,
+        "weight_decay": 5e-4,
+        "lr_schedule": "onecycle",
+        "min_lr": 1e-5,
+        "augment": "fer",
+        "label_smoothing": 0.1,
+        "ema_decay": 0.99,
+    },
+    "cpu": {
+        "architecture": "fer_vgg",
+        "architecture_params": {"widths": (48, 96, 192, 384), "embedding_dim": 256},
+        "epochs": 200,  # an upper bound: the time budget ends the run
+        "batch_size": 64,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "weight_decay": 1e-2,
+        "lr_schedule": "onecycle",
+        "min_lr": 1e-5,
+        "augment": "fer",
+        "label_smoothing": 0.1,
+        "ema_decay": 0.999,
+    },
+    "full": {
+        "architecture": "fer_vgg",
+        "architecture_params": {"widths": (64, 128, 256, 512), "embedding_dim": 512},
+        "epochs": 60,
+        "batch_size": 128,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "weight_decay": 1e-2,
+        "lr_schedule": "onecycle",
+        "min_lr": 1e-5,
+        "augment": "fer_mix",
+        "label_smoothing": 0.1,
+        "ema_decay": 0.999,
+    },
+}
+
+_REDUCTIONS = {
+    "smoke": [
+        "a stratified subset of a few hundred Training images and of the test usages",
+        "a tiny fer_vgg (widths 8-16-32), 2 epochs",
+    ],
+    "cpu": [
+        "fer_vgg widths 48-96-192-384 (full: 64-128-256-512) and no mixup/CutMix",
+        "training ends with the time budget (budget_minutes), not after a number of epochs",
+    ],
+    "full": [],
+}
+
+
+def _find_fer2013(data: str | os.PathLike) -> Path:
+    path = Path(data)
+    if not path.exists():
+        raise RecipeError(f"--data {os.fspath(path)!r} does not exist; expected FER2013")
+    if (path / "fer2013").exists():
+        path = path / "fer2013"
+    return path
+
+
+def _soft_class_weights(labels: np.ndarray, classes: tuple[str, ...], power: float) -> dict:
+    """``(n / (K n_c)) ** power``: balanced weights softened (power 0.5 halves their log)."""
+    counts = np.array([np.sum(labels == c) for c in classes], dtype=float)
+    present = counts > 0
+    w = np.ones(len(classes))
+    w[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    return {c: float(v) for c, v in zip(classes, w, strict=True)}
+
+
+def _stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    if n >= len(labels):
+        return np.arange(len(labels))
+    idx, _ = train_test_split(
+        np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed
+    )
+    return np.sort(idx)
+
+
+def _heads(scale: str, seed: int) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hybridfer.classifiers import GramSVC, WNXGBClassifier
+
+    small = scale == "smoke"
+    return {
+        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)),
+        "svm": make_pipeline(
+            StandardScaler(), GramSVC(C=1.0, kernel="rbf", max_gram_samples=32_000)
+        ),
+        "wnxgb": WNXGBClassifier(
+            n_estimators=20 if small else 150,
+            max_depth=4,
+            learning_rate=0.15,
+            colsample_bytree=0.5,
+            random_state=seed,
+            n_jobs=os.cpu_count(),
+        ),
+    }
+
+
+def run_fer2013(
+    data: str | os.PathLike,
+    *,
+    scale: str = "cpu",
+    workdir: str | os.PathLike,
+    resume: bool = False,
+    budget_minutes: float | None = None,
+    random_state: int = 0,
+    verbose: int = 1,
+    device: str = "auto",
+) -> RecipeResult:
+    """Run the FER2013 recipe (see the module docstring); returns its :class:`RecipeResult`.
+
+    Parameters
+    ----------
+    data : path
+        FER2013: the CSV, the image-folder release (``train/``, ``test/``), or a folder
+        holding ``fer2013/``.
+    scale : {"smoke", "cpu", "full"}
+    workdir : path
+        Where the checkpoint, the fitted network and pipeline, and the report are written.
+    resume : bool
+        Continue a killed run from its training checkpoint (or skip training when the fitted
+        network is already in ``workdir``).
+    budget_minutes : float, optional
+        Training budget of the ``cpu`` scale (default 42 minutes).
+    """
+    import joblib
+    import torch
+    from sklearn.pipeline import Pipeline
+
+    from hybridfer._io import atomic_path
+    from hybridfer.data import load_fer2013
+    from hybridfer.evaluation import evaluate_predictions, leakage_audit, plot_confusion_matrix
+    from hybridfer.extractors import CNNFeatures
+    from hybridfer.images import read_images
+
+    t0 = time.perf_counter()
+    workdir = Path(workdir)
+    ds = load_fer2013(_find_fer2013(data), lazy=True)
+    usages = sorted(set(ds.usage.tolist()))
+    if "Training" not in usages or "PublicTest" not in usages:
+        raise RecipeError(
+            f"FER2013 at {os.fspath(data)!r} holds the usages {usages}; the recipe needs "
+            "Training and PublicTest"
+        )
+    train = ds.split("Training")
+    tests = {"PublicTest": ds.split("PublicTest")}
+    if "PrivateTest" in usages:
+        tests["PrivateTest"] = ds.split("PrivateTest")
+    if scale == "smoke":
+        train = train.subset(_stratified_subset(train.labels, 280, random_state))
+        tests = {
+            k: v.subset(_stratified_subset(v.labels, 140, random_state)) for k, v in tests.items()
+        }
+    classes = train.classes
+
+    def load(split):
+        return np.stack(read_images(list(split.paths), "gray"))
+
+    X_train, y_train = load(train), train.labels
+    X_test = {k: load(v) for k, v in tests.items()}
+    y_test = {k: v.labels for k, v in tests.items()}
+    load_time = time.perf_counter() - t0
+
+    # PrivateTest without the images that also sit in Training (exact copies)
+    dedup: dict[str, np.ndarray] = {}
+    if "PrivateTest" in X_test:
+        audit = leakage_audit(X_train, X_test["PrivateTest"], check_within=False)
+        exact = audit.pairs.loc[audit.pairs["kind"] == "exact", "test_index"].unique()
+        keep = np.setdiff1d(np.arange(len(y_test["PrivateTest"])), exact)
+        dedup["PrivateTest (no exact copy in Training)"] = keep
+
+    settings = dict(SETTINGS[scale])
+    max_time = None
+    if scale == "cpu":
+        max_time = 60.0 * (42.0 if budget_minutes is None else float(budget_minutes))
+    elif budget_minutes is not None:
+        max_time = 60.0 * float(budget_minutes)
+    network_file = workdir / "network.joblib"
+    if resume and network_file.exists():
+        network = joblib.load(network_file)
+        train_time = float(getattr(network, "train_time_", 0.0))
+    else:
+        network = CNNFeatures(
+            **settings,
+            class_weight=_soft_class_weights(y_train, classes, 0.5),
+            max_time=max_time,
+            checkpoint=workdir / "network.ckpt",
+            resume=resume,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            tta="flip",
+        )
+        # PublicTest is scored after every epoch for the time-to-accuracy curve only
+        network.fit(X_train, y_train, eval_set=(X_test["PublicTest"], y_test["PublicTest"]))
+        train_time = network.train_time_
+        with atomic_path(network_file) as tmp:
+            joblib.dump(network, tmp)
+        with atomic_path(workdir / "network_state_dict.pt") as tmp:
+            torch.save(network.model_.state_dict(), tmp)
+
+    # the network's own decisions, plain and with flip TTA
+    proba: dict[str, dict[str, np.ndarray]] = {}
+    network.set_params(tta=None)
+    proba["network"] = {k: network.network_predict_proba(v) for k, v in X_test.items()}
+    network.set_params(tta="flip")
+    t = time.perf_counter()
+    proba["network + flip TTA"] = {k: network.network_predict_proba(v) for k, v in X_test.items()}
+    emb_train = network.transform(X_train)
+    emb_test = {k: network.transform(v) for k, v in X_test.items()}
+    embed_time = time.perf_counter() - t
+
+    fitted: dict[str, Any] = {}
+    fit_times: dict[str, float] = {}
+    decisions: dict[str, dict[str, np.ndarray]] = {}
+    for name, head in _heads(scale, random_state).items():
+        t = time.perf_counter()
+        head.fit(emb_train, y_train)
+        fit_times[name] = time.perf_counter() - t
+        fitted[name] = head
+        decisions[name] = {k: head.predict(v) for k, v in emb_test.items()}
+    lr_proba = {k: fitted["logreg"].predict_proba(v) for k, v in emb_test.items()}
+    ensemble = {k: (proba["network + flip TTA"][k] + lr_proba[k]) / 2 for k in X_test}
+    order = list(network.classes_)
+    for name in ("network", "network + flip TTA"):
+        decisions[name] = {k: network.classes_[p.argmax(1)] for k, p in proba[name].items()}
+    lr_classes = fitted["logreg"].classes_
+    assert list(lr_classes) == order
+    decisions["network + logreg"] = {k: network.classes_[p.argmax(1)] for k, p in ensemble.items()}
+
+    names = ["network", "network + flip TTA", "logreg", "svm", "wnxgb", "network + logreg"]
+    rows: list[dict[str, Any]] = []
+    reports: dict[str, Any] = {}
+    for name in names:
+        row: dict[str, Any] = {"model": name}
+        for split, pred in decisions[name].items():
+            rep = evaluate_predictions(y_test[split], pred, labels=classes)
+            reports[(name, split)] = rep
+            row[f"{split} acc"] = rep.accuracy
+            row[f"{split} macro-F1"] = rep.macro_f1
+            for dname, keep in dedup.items():
+                if split == "PrivateTest":
+                    sub = evaluate_predictions(y_test[split][keep], pred[keep], labels=classes)
+                    row[f"{dname} acc"] = sub.accuracy
+        row["fit s"] = fit_times.get(name)
+        rows.append(row)
+    columns = ["model"]
+    for split in X_test:
+        columns += [f"{split} acc", f"{split} macro-F1"]
+        if split == "PrivateTest":
+            columns += [f"{d} acc" for d in dedup]
+    columns.append("fit s")
+
+    best_hybrid = max(
+        ("logreg", "svm", "wnxgb"), key=lambda n: rows[names.index(n)]["PublicTest acc"]
+    )
+    pipeline = Pipeline([("features", network), ("clf", fitted[best_hybrid])])
+    pipe_file = workdir / "pipeline.joblib"
+    with atomic_path(pipe_file) as tmp:
+        joblib.dump(pipeline, tmp)
+    paths = {
+        "network": os.fspath(network_file),
+        "network_state_dict": os.fspath(workdir / "network_state_dict.pt"),
+        "pipeline": os.fspath(pipe_file),
+    }
+    sections: dict[str, str] = {}
+    for name in ("network + flip TTA", best_hybrid):
+        for split in X_test:
+            rep = reports[(name, split)]
+            png = workdir / f"confusion_{name.replace(' ', '').replace('+', '_')}_{split}.png"
+            plot_confusion_matrix(
+                y_test[split],
+                decisions[name][split],
+                labels=classes,
+                path=png,
+                title=f"{name} on {split}",
+            )
+            paths[f"confusion {name} {split}"] = os.fspath(png)
+            sections[f"{name} on {split}"] = rep.to_markdown()
+
+    history = network.history_
+    curve = []
+    for minutes in (10, 20, 30, 45, 60):
+        done = [h for h in history if h.get("elapsed", 0) <= minutes * 60 and "val_accuracy" in h]
+        if done:
+            curve.append((minutes, done[-1]["epoch"], done[-1]["val_accuracy"]))
+    sections["Time to accuracy (network, PublicTest after each epoch)"] = "\n".join(
+        ["| minutes | epoch | PublicTest acc (EMA weights, no TTA) |", "|---|---|---|"]
+        + [f"| {m} | {e} | {a:.4f} |" for m, e, a in curve]
+    )
+    protocol = (
+        "official FER2013 usages: trained on Training only; nothing selected on PublicTest "
+        "(fixed budget, final EMA weights, fixed head settings); scored on "
+        + ", ".join(X_test)
+        + (" and on PrivateTest without exact Training copies" if dedup else "")
+    )
+    details = {
+        "settings": {**{k: v for k, v in settings.items()}, "max_time": max_time},
+        "n_train": len(y_train),
+        "n_test": {k: len(v) for k, v in y_test.items()},
+        "n_epochs": network.n_epochs_,
+        "final_train_accuracy": history[-1]["accuracy"] if history else None,
+        "train_time_s": train_time,
+        "embed_time_s": embed_time,
+        "load_time_s": load_time,
+        "head_fit_s": fit_times,
+        "best_hybrid": best_hybrid,
+        "history": history,
+        "sections": sections,
+    }
+    if dedup:
+        details["private_dedup_n"] = {k: int(len(v)) for k, v in dedup.items()}
+    return RecipeResult(
+        recipe=f"fer2013-{'gpu' if scale == 'full' else 'cpu'}",
+        version=VERSION,
+        scale=scale,
+        protocol=protocol,
+        machine=machine_summary(),
+        rows=rows,
+        columns=columns,
+        workdir=workdir,
+        details=details,
+        paths=paths,
+        reductions=_REDUCTIONS[scale],
+    )
+
+
+def _runner(default_scale: str):
+    def run(data, *, scale=default_scale, workdir, resume=False, **options):
+        return run_fer2013(data, scale=scale, workdir=workdir, resume=resume, **options)
+
+    return run
+
+
+FER2013_RECIPES = [
+    register(
+        Recipe(
+            name="fer2013-cpu",
+            title="FER network from scratch in a time budget + hybrid heads on its embeddings",
+            source="hybridfer",
+            claims={"target PublicTest accuracy (2 CPU cores, 1 hour)": 0.67},
+            version=VERSION,
+            run=_runner("cpu"),
+            default_scale="cpu",
+        )
+    ),
+    register(
+        Recipe(
+            name="fer2013-gpu",
+            title="fer2013-cpu scaled for a GPU: wider network, 60 epochs, mixup/CutMix",
+            source="hybridfer",
+            claims={"VGG-style CNNs from scratch, official split (literature)": 0.727},
+            version=VERSION,
+            run=_runner("full"),
+            default_scale="full",
+        )
+    ),
+]
