@@ -387,7 +387,7 @@ def run_ablate(
         train.y,
         features=cfg.ablation_features,
         classifiers=cfg.ablation_classifiers,
-        params=_fixed_params(cfg),
+        params=cfg.fixed_params(),
         groups=run.groups(train),
         cv=cfg.cv.n_splits,
         metrics=cfg.ablation.metrics,
@@ -452,18 +452,6 @@ def _load_pipeline(path: str | os.PathLike, what: str) -> Any:
     return model
 
 
-def _fixed_params(cfg) -> dict:
-    """``[params]`` plus the fixed values of ``[space]`` (ablations tune nothing)."""
-    from collections.abc import Mapping
-
-    out = {k: dict(v) for k, v in cfg.params.items()}
-    for comp, table in cfg.space.items():
-        for k, v in table.items():
-            if not isinstance(v, Mapping):
-                out.setdefault(comp, {})[k] = v
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------
@@ -514,7 +502,7 @@ def run_evaluate(
         from hybridfer.tuning.spaces import PipelineSpace
 
         try:
-            space = PipelineSpace(features, classifier, params=_fixed_params(cfg), tune=False)
+            space = PipelineSpace(features, classifier, params=cfg.fixed_params(), tune=False)
         except ValueError as exc:
             raise ConfigError(f"--pair {pair!r}: {exc}") from None
         model = space.build_pipeline(
@@ -618,12 +606,12 @@ def run_extract(cfg, *, workdir=None, features=None, split="all") -> dict:
         "test": [test] if test is not None else [],
         "all": [train] + ([test] if test is not None else []),
     }[split]
-    from hybridfer.tuning.objective import _concat_images
+    from hybridfer.tuning.objective import concat_images
 
     X = parts[0].X
     for ds in parts[1:]:
-        X = _concat_images(X, ds.X)
-    fixed = _fixed_params(cfg)
+        X = concat_images(X, ds.X)
+    fixed = cfg.fixed_params()
     timings = {}
     for name in names:
         comp = COMPONENTS[name]

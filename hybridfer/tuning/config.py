@@ -228,6 +228,16 @@ class Config:
             )
         )
 
+    def fixed_params(self) -> dict[str, dict[str, Any]]:
+        """``[params]`` plus the fixed values of ``[space]``: every component's settings when
+        nothing is tuned (ablations, ``evaluate --pair``, ``extract``)."""
+        out = {k: dict(v) for k, v in self.params.items()}
+        for comp, table in self.space.items():
+            for k, v in table.items():
+                if not isinstance(v, Mapping):
+                    out.setdefault(comp, {})[k] = v
+        return out
+
     @property
     def ablation_features(self) -> list[str]:
         return self.ablation.features or self.pipeline.features

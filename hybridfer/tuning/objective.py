@@ -38,6 +38,7 @@ __all__ = [
     "RESAMPLERS",
     "CVObjective",
     "FeatureStore",
+    "concat_images",
     "check_scoring",
     "make_folds",
     "resample_indices",
@@ -132,7 +133,7 @@ def make_folds(
     return folds
 
 
-def _concat_images(a: Any, b: Any) -> Any:
+def concat_images(a: Any, b: Any) -> Any:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         if a.dtype.kind in "OUS" and b.dtype.kind in "OUS":  # two arrays of paths
             return np.concatenate([a.astype(object), b.astype(object)])
@@ -316,7 +317,7 @@ class CVObjective:
                 raise ValueError(
                     f"X_test has {len(X_test)} images but y_test has {len(y_test)} labels"
                 )
-            X = _concat_images(X, X_test)
+            X = concat_images(X, X_test)
             y = np.concatenate([y, y_test])
         self.X = X
         self.y = y
