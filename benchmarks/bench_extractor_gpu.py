@@ -35,7 +35,7 @@ import torch
 from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.extractors import ResNet50Features
-from hybridfer.extractors.weights import build_torchvision_model
+from hybridfer.nn.weights import build_torchvision_model
 
 
 def load_images(root: Path, n: int) -> tuple[np.ndarray, str]:

@@ -37,7 +37,7 @@ from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run
 
 from hybridfer.data import load_fer2013
 from hybridfer.extractors import MobileNetV3Features, ResNet50Features
-from hybridfer.extractors.weights import build_torchvision_model
+from hybridfer.nn.weights import build_torchvision_model
 
 
 def bare_forward(model: torch.nn.Module, batches: list[torch.Tensor], dtype) -> None:

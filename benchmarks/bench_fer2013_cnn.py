@@ -34,10 +34,10 @@ import torch
 from hybridfer.classifiers import LSTMHeadClassifier, WNXGBClassifier
 from hybridfer.data import load_fer2013, usage_split
 from hybridfer.extractors.cnn import CNNFeatures
-from hybridfer.extractors.preprocessing import Preprocessor
 from hybridfer.nn import build_fer_net, count_parameters
 from hybridfer.nn.augment import make_augmentation
 from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.preprocessing import Preprocessor
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,12 +15,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names, check_is_fitted
 from torch import nn
 
-from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net, count_parameters
-from hybridfer.nn.augment import make_augmentation
-from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net
 from hybridfer.nn.estimator import (
     IMAGE_DOC,
     IMAGE_TRAINING_DOC,
@@ -30,17 +27,12 @@ from hybridfer.nn.estimator import (
     TTA_DOC,
     ImageNetworkMixin,
     TorchTrainingMixin,
-    seed_from,
 )
 from hybridfer.nn.finetune import backbone_trunk
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
-from hybridfer.nn.training import RowSubset, fit_module, predict_module, seeded
+from hybridfer.nn.training import seeded
 
 __all__ = ["FERNetClassifier"]
-
-
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits.float(), dim=1)
 
 
 class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
@@ -265,7 +257,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
                     )
                 if self.architecture_params:
                     raise ValueError("architecture_params is only for the FER networks")
-                from hybridfer.extractors.weights import build_torchvision_model
+                from hybridfer.nn.weights import build_torchvision_model
 
                 trunk = backbone_trunk(
                     build_torchvision_model(self.backbone, self.weights, seed).model
@@ -306,16 +298,10 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         -------
         self
         """
-        codes, sw = self._validate_targets(y, sample_weight)
-        _check_feature_names(self, X, reset=True)
-        source = self._image_source(X)
-        if len(codes) != len(source):
-            raise ValueError(f"X has {len(source)} images but y has {len(codes)} labels")
-        self._check_images(source, reset=True)
-        rows = None
-        if sw is not None and np.any(sw == 0):
-            rows = np.flatnonzero(sw > 0)
-            codes, sw = codes[rows], sw[rows]
+        self._fit_network(X, y, sample_weight, eval_set)
+        return self
+
+    def _configure_inputs(self, source) -> None:
         fer = self._is_fer_net()
         color = self.color if self.color != "auto" else ("gray" if fer else "rgb")
         self.in_channels_ = 1 if color == "gray" else 3
@@ -323,72 +309,15 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
             self.normalize if self.normalize != "auto" else ("none" if fer else "imagenet")
         )
         self.input_size_ = self._check_input_size(source)
-        seed = seed_from(self.random_state)
-        self.model_ = self._build_network(seed, len(self.classes_))
-        device = resolve_device(self.device)
-        eval_data = None
-        if eval_set is not None:
-            eval_data = (
-                self._image_source(eval_set[0]),
-                self._encode_known(eval_set[1], "eval_set y"),
-            )
-        result = fit_module(
-            self.model_,
-            source if rows is None else RowSubset(source, rows),
-            codes,
-            self._train_config(seed),
-            n_classes=len(self.classes_),
-            prepare=self._preprocessor(device),
-            augment=make_augmentation(self.augment),
-            sample_weight=sw,
-            eval_set=eval_data,
-            classes=self.classes_,
-        )
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = result.n_epochs
-        self.train_time_ = result.train_time
-        self.n_parameters_ = count_parameters(self.model_)
-        return self
-
-    def _preprocessor(self, device):
-        from hybridfer.extractors.preprocessing import Preprocessor
-
-        return Preprocessor(
-            input_size=self.input_size_,
-            normalize=self.normalize_,
-            equalize=self.equalize,
-            out_channels=self.in_channels_,
-        ).to(device)
-
-    def _proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        _check_feature_names(self, X, reset=False)
-        source = self._image_source(X)
-        self._check_images(source, reset=False)
-        device = resolve_device(self.device)
-        return predict_module(
-            self.model_,
-            source,
-            prepare=self._preprocessor(device),
-            batch_size=self.predict_batch_size,
-            device=device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-            tta=self.tta,
-            tta_padding=self._tta_padding(),
-            post=_softmax,
-        )
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in ``classes_`` order (averaged over the
         ``tta`` views)."""
-        proba = self._proba(X).astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return self._softmax_outputs(X)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each image."""
-        proba = self._proba(X)
+        proba = self._softmax_outputs(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):

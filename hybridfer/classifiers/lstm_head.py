@@ -338,9 +338,7 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
             eval_set=eval_data,
             classes=self.classes_,
         )
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = result.n_epochs
+        self._record_training(result)
         return self
 
     def _logits(self, X) -> np.ndarray:

@@ -115,13 +115,12 @@ def _margin_to_proba(margin: np.ndarray, n_classes: int, n_samples: int) -> np.n
 
 
 def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    try:
-        import torch
-    except ImportError:  # torch is a dependency, but the classifier itself does not need it
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """XGBoost's device for ``device``: the toolkit's rule (:func:`hybridfer.nn.devices.
+    resolve_device`), with Apple's MPS, which XGBoost cannot use, falling back to the CPU."""
+    from hybridfer.nn.devices import resolve_device
+
+    dev = resolve_device(device)
+    return "cpu" if dev.type == "mps" else str(dev)
 
 
 def _n_threads(n_jobs: int | None) -> int | None:

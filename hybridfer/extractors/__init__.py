@@ -16,11 +16,11 @@ from hybridfer.extractors.mobilenet import (
     MobileNetV2Features,
     MobileNetV3Features,
 )
-from hybridfer.extractors.preprocessing import NORMALIZATIONS, Preprocessor
 from hybridfer.extractors.resnet import RESNET50_TAPS, ResNet50Features
 from hybridfer.extractors.taps import Tap
 from hybridfer.extractors.torchvision_generic import TorchvisionFeatures
-from hybridfer.extractors.weights import WeightsUnavailableError
+from hybridfer.nn.preprocessing import NORMALIZATIONS, Preprocessor
+from hybridfer.nn.weights import WeightsUnavailableError
 
 __all__ = [
     "CONVNEXT_TINY_TAPS",

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 import torchvision
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names, _check_feature_names_in, check_is_fitted
 from torch import nn
@@ -38,12 +37,6 @@ from tqdm.auto import tqdm
 
 from hybridfer.cache import CachedTransformMixin
 from hybridfer.extractors.batches import iter_batches
-from hybridfer.extractors.preprocessing import (
-    NORMALIZATIONS,
-    Preprocessor,
-    normalization_stats,
-    resolve_input_size,
-)
 from hybridfer.extractors.taps import (
     POOLINGS,
     Tap,
@@ -54,7 +47,6 @@ from hybridfer.extractors.taps import (
     tap_channels,
     tokens,
 )
-from hybridfer.extractors.weights import BuiltModel, build_torchvision_model
 from hybridfer.images import (
     ImageSource,
     as_image_source,
@@ -68,14 +60,16 @@ from hybridfer.nn.devices import (
     to_device,
     use_channels_last,
 )
+from hybridfer.nn.preprocessing import (
+    NORMALIZATIONS,
+    Preprocessor,
+    normalization_stats,
+    resolve_input_size,
+)
+from hybridfer.nn.training import seed_from
+from hybridfer.nn.weights import BuiltModel, build_torchvision_model
 
 __all__ = ["DeepFeatureExtractor"]
-
-
-def _seed_from(random_state) -> int:
-    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _state_digest(module: nn.Module) -> str:
@@ -389,7 +383,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         resolve_input_size(self.input_size)
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_precision(self.precision, self.device_)
-        self.seed_ = _seed_from(self.random_state)
+        self.seed_ = seed_from(self.random_state)
 
         built = self._build_model(self.seed_)
         model, weights_id = built.model, built.weights_id

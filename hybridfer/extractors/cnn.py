@@ -14,14 +14,11 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net, count_parameters
-from hybridfer.nn.augment import make_augmentation
-from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net
 from hybridfer.nn.estimator import (
     IMAGE_DOC,
     IMAGE_TRAINING_DOC,
@@ -31,9 +28,8 @@ from hybridfer.nn.estimator import (
     TTA_DOC,
     ImageNetworkMixin,
     TorchTrainingMixin,
-    seed_from,
 )
-from hybridfer.nn.training import RowSubset, fit_module, predict_module, seeded
+from hybridfer.nn.training import seeded
 
 __all__ = ["CNNFeatures"]
 
@@ -44,10 +40,6 @@ def _embed(model, x):
 
 def _tokens(model, x):
     return model.tokens(x)
-
-
-def _softmax(logits):
-    return torch.softmax(logits.float(), dim=1)
 
 
 class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseEstimator):
@@ -208,76 +200,21 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         -------
         self
         """
-        codes, sw = self._validate_targets(y, sample_weight)
-        _check_feature_names(self, X, reset=True)
-        source = self._image_source(X)
-        if len(codes) != len(source):
-            raise ValueError(f"X has {len(source)} images but y has {len(codes)} labels")
-        self._check_images(source, reset=True)
-        rows = None
-        if sw is not None and np.any(sw == 0):
-            rows = np.flatnonzero(sw > 0)
-            codes, sw = codes[rows], sw[rows]
-        self.input_size_ = self._check_input_size(source)
-        in_channels = 1 if self.color == "gray" else 3
-        device = resolve_device(self.device)
-        seed = seed_from(self.random_state)
-        with seeded(seed):
-            self.model_ = build_fer_net(
-                self.architecture,
-                n_classes=len(self.classes_),
-                in_channels=in_channels,
-                image_size=self.input_size_,
-                **(self.architecture_params or {}),
-            )
-        self.in_channels_ = in_channels
-        prepare = self._make_preprocessor(in_channels, device)
-        eval_data = None
-        if eval_set is not None:
-            eval_source = self._image_source(eval_set[0])
-            eval_data = (eval_source, self._encode_known(eval_set[1], "eval_set y"))
-        data = source if rows is None else RowSubset(source, rows)
-        result = fit_module(
-            self.model_,
-            data,
-            codes,
-            self._train_config(seed),
-            n_classes=len(self.classes_),
-            prepare=prepare,
-            augment=make_augmentation(self.augment),
-            sample_weight=sw,
-            eval_set=eval_data,
-            classes=self.classes_,
-        )
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = result.n_epochs
-        self.train_time_ = result.train_time
-        self.n_parameters_ = count_parameters(self.model_)
+        self._fit_network(X, y, sample_weight, eval_set)
         self.n_features_out_ = (
             self.model_.embedding_dim if self.output == "embedding" else self.model_.token_dim
         )
         return self
 
-    def _run(self, X, forward, post=None) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        _check_feature_names(self, X, reset=False)
-        source = self._image_source(X)
-        self._check_images(source, reset=False)
-        device = resolve_device(self.device)
-        return predict_module(
-            self.model_,
-            source,
-            prepare=self._make_preprocessor(self.in_channels_, device),
-            forward=forward,
-            batch_size=self.predict_batch_size,
-            device=device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-            tta=self.tta,
-            tta_padding=self._tta_padding(),
-            post=post,
-        )
+    def _build_network(self, seed: int, n_classes: int):
+        with seeded(seed):
+            return build_fer_net(
+                self.architecture,
+                n_classes=n_classes,
+                in_channels=self.in_channels_,
+                image_size=self.input_size_,
+                **(self.architecture_params or {}),
+            )
 
     def transform(self, X) -> np.ndarray:
         """Embeddings ``(n, embedding_dim)`` or tokens ``(n, h*w, C)`` of the trained network.
@@ -291,13 +228,12 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         -------
         ndarray of float32
         """
-        return self._run(X, _embed if self.output == "embedding" else _tokens)
+        return self._network_outputs(X, _embed if self.output == "embedding" else _tokens)
 
     def network_predict_proba(self, X) -> np.ndarray:
         """The trained network's own softmax probabilities ``(n, n_classes)`` (averaged over
         the ``tta`` views)."""
-        proba = self._run(X, None, post=_softmax).astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return self._softmax_outputs(X)
 
     def network_predict(self, X) -> np.ndarray:
         """The trained network's own decision (the baseline a hybrid is compared against)."""

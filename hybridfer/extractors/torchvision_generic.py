@@ -28,7 +28,7 @@ from hybridfer.extractors.convnext import CONVNEXT_DEFAULT_LAYERS, convnext_taps
 from hybridfer.extractors.mobilenet import MOBILENET_DEFAULT_LAYERS, MOBILENET_TAPS
 from hybridfer.extractors.resnet import RESNET_DEFAULT_LAYERS, resnet_taps
 from hybridfer.extractors.taps import Tap, table
-from hybridfer.extractors.weights import classification_models
+from hybridfer.nn.weights import classification_models
 
 __all__ = ["TorchvisionFeatures", "family_taps"]
 

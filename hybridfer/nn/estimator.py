@@ -5,7 +5,10 @@ for :class:`~hybridfer.extractors.CNNFeatures`, :class:`~hybridfer.classifiers.F
 and :class:`~hybridfer.classifiers.LSTMHeadClassifier`: each lists them in its ``__init__`` (as
 scikit-learn requires) and :class:`TorchTrainingMixin` turns them into a
 :class:`~hybridfer.nn.training.TrainConfig`, validates labels, sample weights and evaluation
-sets, and seeds the run.
+sets, and seeds the run. :class:`ImageNetworkMixin` owns the fit and predict of the networks
+trained on images (:meth:`~ImageNetworkMixin._fit_network`,
+:meth:`~ImageNetworkMixin._network_outputs`): a subclass supplies only its network builder
+(``_build_network``) and its input handling (``_configure_inputs``).
 """
 
 from __future__ import annotations
@@ -15,16 +18,31 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, column_or_1d
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+)
 
-from hybridfer.extractors.preprocessing import Preprocessor, resolve_input_size
 from hybridfer.images import ImageSource, as_image_source, coerce_image_input, resolve_image_shape
+from hybridfer.nn.architectures import count_parameters
 from hybridfer.nn.augment import make_augmentation
-from hybridfer.nn.training import TTA_MODES, TrainConfig
+from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.preprocessing import Preprocessor, resolve_input_size
+from hybridfer.nn.training import (
+    TTA_MODES,
+    RowSubset,
+    TrainConfig,
+    TrainingResult,
+    fit_module,
+    predict_module,
+    seed_from,
+)
 
 __all__ = [
     "IMAGE_DOC",
@@ -37,6 +55,11 @@ __all__ = [
     "TorchTrainingMixin",
     "seed_from",
 ]
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits.float(), dim=1)
+
 
 TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -169,11 +192,6 @@ _CONFIG_FIELDS = (
 )
 
 
-def seed_from(random_state: Any) -> int:
-    """An int seed from a scikit-learn ``random_state`` (None draws one from numpy)."""
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
 class TorchTrainingMixin:
     """Shared helpers of the torch-trained estimators (labels, weights, configuration)."""
 
@@ -216,6 +234,14 @@ class TorchTrainingMixin:
                 f"{name} holds label {exc.args[0]!r}, which is not among the training classes "
                 f"{self.classes_.tolist()}"
             ) from None
+
+    def _record_training(self, result: TrainingResult) -> None:
+        """Copy what training reports into the fitted attributes."""
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = result.n_epochs
+        self.train_time_ = result.train_time
+        self.n_parameters_ = count_parameters(self.model_)
 
     def _sample_weight(
         self, sample_weight: Any, n: int, codes: np.ndarray | None = None
@@ -266,13 +292,93 @@ class ImageNetworkMixin:
         pad = int(getattr(make_augmentation(self.augment), "crop_padding", 0) or 0)
         return pad or max(1, round(min(self.input_size_) / 12))
 
-    def _make_preprocessor(self, in_channels: int, device: Any) -> Preprocessor:
+    def _preprocessor(self, device: Any) -> Preprocessor:
+        """The network's input preprocessing (fitted ``input_size_``, ``normalize_`` and
+        ``in_channels_``) on ``device``."""
         return Preprocessor(
             input_size=self.input_size_,
-            normalize=self.normalize,
+            normalize=self.normalize_,
             equalize=self.equalize,
-            out_channels=in_channels,
+            out_channels=self.in_channels_,
         ).to(device)
+
+    # -- the shared fit and predict core -------------------------------------------------
+    def _configure_inputs(self, source: ImageSource) -> None:
+        """Set ``input_size_``, ``in_channels_`` and ``normalize_`` (subclasses refine)."""
+        self.input_size_ = self._check_input_size(source)
+        self.in_channels_ = 1 if self.color == "gray" else 3
+        self.normalize_ = self.normalize
+
+    def _build_network(self, seed: int, n_classes: int):  # pragma: no cover
+        raise NotImplementedError
+
+    def _fit_network(self, X: Any, y: Any, sample_weight: Any, eval_set: Any) -> None:
+        """Validate, build the network (``_build_network``) and train it on the images.
+
+        Labels and weights are checked first, then the images; zero-weight images are left
+        out; ``eval_set`` images are validation data. Sets ``model_`` and the training
+        attributes (``history_``, ``best_epoch_``, ``n_epochs_``, ``train_time_``,
+        ``n_parameters_``).
+        """
+        codes, sw = self._validate_targets(y, sample_weight)
+        _check_feature_names(self, X, reset=True)
+        source = self._image_source(X)
+        if len(codes) != len(source):
+            raise ValueError(f"X has {len(source)} images but y has {len(codes)} labels")
+        self._check_images(source, reset=True)
+        data: Any = source
+        if sw is not None and np.any(sw == 0):
+            rows = np.flatnonzero(sw > 0)
+            codes, sw, data = codes[rows], sw[rows], RowSubset(source, rows)
+        self._configure_inputs(source)
+        seed = seed_from(self.random_state)
+        self.model_ = self._build_network(seed, len(self.classes_))
+        eval_data = None
+        if eval_set is not None:
+            eval_data = (
+                self._image_source(eval_set[0]),
+                self._encode_known(eval_set[1], "eval_set y"),
+            )
+        result = fit_module(
+            self.model_,
+            data,
+            codes,
+            self._train_config(seed),
+            n_classes=len(self.classes_),
+            prepare=self._preprocessor(resolve_device(self.device)),
+            augment=make_augmentation(self.augment),
+            sample_weight=sw,
+            eval_set=eval_data,
+            classes=self.classes_,
+        )
+        self._record_training(result)
+
+    def _network_outputs(self, X: Any, forward: Any = None, post: Any = None) -> np.ndarray:
+        """The trained network's outputs on ``X`` (``forward(model, x)``, default logits),
+        averaged over the ``tta`` views after ``post``."""
+        check_is_fitted(self, "model_")
+        _check_feature_names(self, X, reset=False)
+        source = self._image_source(X)
+        self._check_images(source, reset=False)
+        device = resolve_device(self.device)
+        return predict_module(
+            self.model_,
+            source,
+            prepare=self._preprocessor(device),
+            forward=forward,
+            batch_size=self.predict_batch_size,
+            device=device,
+            precision=self.precision,
+            channels_last=self.channels_last,
+            tta=self.tta,
+            tta_padding=self._tta_padding(),
+            post=post,
+        )
+
+    def _softmax_outputs(self, X: Any) -> np.ndarray:
+        """Class probabilities (float64, rows sum to 1), averaged over the ``tta`` views."""
+        proba = self._network_outputs(X, None, post=_softmax).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def _check_images(self, source: ImageSource, reset: bool) -> None:
         shape = tuple(int(s) for s in source.first_image_shape())
@@ -305,7 +411,7 @@ IMAGE_DOC = """
         repeated to 3 channels).
     normalize : {"none", "imagenet", "minus_one_one", "half"}, default="none"
         Pixel normalisation after scaling to [0, 1] (see
-        :data:`hybridfer.extractors.preprocessing.NORMALIZATIONS`).
+        :data:`hybridfer.nn.preprocessing.NORMALIZATIONS`).
     equalize : bool, default=False
         Histogram-equalise each image first.
     image_shape : tuple of int or None, default=None

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
@@ -60,6 +61,7 @@ __all__ = [
     "TrainingResult",
     "fit_module",
     "predict_module",
+    "seed_from",
     "seeded",
     "take_batch",
     "tta_views",
@@ -221,6 +223,14 @@ class TrainingResult:
     def n_epochs(self) -> int:
         """Epochs run (a partial last epoch under ``max_time`` counts)."""
         return len(self.history)
+
+
+def seed_from(random_state: Any) -> int:
+    """The integer seed of a scikit-learn ``random_state``: an int is used as it is; a
+    ``RandomState`` (or None, fresh entropy) draws one. Every estimator uses this rule."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 @contextlib.contextmanager
