@@ -322,3 +322,29 @@ def test_auto_precision_and_channels_last_follow_the_cpu():
     ).fit(X, y)
     assert np.isfinite(est.transform(X)).all()
     assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) == native
+
+
+def test_training_from_files_equals_training_from_arrays(tmp_path):
+    from PIL import Image
+
+    X, y = _images(n=24)
+    paths = []
+    for i, img in enumerate(X):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(img).save(paths[-1])
+    kw = dict(
+        architecture="cnnlstm_model1",
+        epochs=2,
+        batch_size=8,
+        random_state=0,
+        precision="float32",
+        augment="fer",
+    )
+    from_arrays = CNNFeatures(**kw).fit(X, y)
+    from_files = CNNFeatures(**kw).fit(paths, y)  # decoded by DataLoader workers
+    np.testing.assert_allclose(
+        from_files.transform(X), from_arrays.transform(X), rtol=1e-5, atol=1e-6
+    )
+    assert [h["loss"] for h in from_files.history_] == pytest.approx(
+        [h["loss"] for h in from_arrays.history_], rel=1e-5
+    )

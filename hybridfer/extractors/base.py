@@ -36,7 +36,6 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from tqdm.auto import tqdm
 
 from hybridfer.cache import CachedTransformMixin
-from hybridfer.extractors.batches import iter_batches
 from hybridfer.extractors.taps import (
     POOLINGS,
     Tap,
@@ -53,6 +52,7 @@ from hybridfer.images import (
     coerce_image_input,
     resolve_image_shape,
 )
+from hybridfer.nn.batches import iter_batches
 from hybridfer.nn.devices import (
     autocast,
     resolve_device,

@@ -40,6 +40,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
+from hybridfer.nn.batches import iter_batches
 from hybridfer.nn.callbacks import Callback, Checkpoint, EarlyStopping, TimeBudget, as_callback
 from hybridfer.nn.devices import (
     autocast,
@@ -122,6 +123,9 @@ class TrainConfig:
     compile : bool
         Train through ``torch.compile(model)`` (off by default: it pays only for long runs
         and needs a C compiler on the CPU).
+    num_workers : int or None
+        DataLoader workers decoding image files ahead of the training step (None:
+        ``min(4, CPUs)``; 0 decodes in this process). In-memory images need none.
     device : str
         ``"auto"``: cuda, then mps, then cpu.
     freeze : str or sequence of str, optional
@@ -171,6 +175,7 @@ class TrainConfig:
     precision: str = "auto"
     channels_last: bool | str = "auto"
     compile: bool = False
+    num_workers: int | None = None
     device: str = "auto"
     freeze: str | Sequence[str] | None = None
     freeze_up_to: str | None = None
@@ -511,7 +516,7 @@ class Trainer:
             "config": {
                 k: v
                 for k, v in asdict(config).items()
-                if k not in ("verbose", "checkpoint", "resume", "device", "max_time")
+                if k not in ("verbose", "checkpoint", "resume", "device", "max_time", "num_workers")
             },
         }
         self.early_stopping = None
@@ -536,11 +541,31 @@ class Trainer:
 
     # -- steps --------------------------------------------------------------------------
 
-    def _batch(self, X: Any, rows: np.ndarray) -> torch.Tensor:
-        xb = self.prepare(to_device(take_batch(X, rows), self.device))
+    def _batch(self, X: Any, rows: np.ndarray, raw: torch.Tensor | None = None) -> torch.Tensor:
+        raw = take_batch(X, rows) if raw is None else raw
+        xb = self.prepare(to_device(raw, self.device))
         if self.channels_last and xb.ndim == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         return xb
+
+    def _raw_batches(self, X: Any, order: np.ndarray) -> Iterator[tuple[np.ndarray, Any]]:
+        """``(rows, raw batch or None)`` in ``order``; image files are decoded ahead by
+        DataLoader workers (``num_workers``) while the network trains on the current batch."""
+        bs = self.config.batch_size
+        source, idx = (X.source, X.rows[order]) if isinstance(X, RowSubset) else (X, order)
+        if getattr(source, "is_lazy", False) and getattr(source, "paths", None) is not None:
+            batches = iter_batches(
+                source,
+                idx,
+                bs,
+                num_workers=self.config.num_workers,
+                pin_memory=self.device.type == "cuda",
+            )
+            for start, raw in batches:
+                yield order[start : start + bs], raw
+            return
+        for start in range(0, len(order), bs):
+            yield order[start : start + bs], None
 
     def evaluate(self) -> tuple[float, float]:
         """Loss and accuracy of the (EMA) model on the validation rows."""
@@ -586,9 +611,8 @@ class Trainer:
         )
         out_of_time = False
         params = [p for p in model.parameters() if p.requires_grad]
-        for start in range(0, len(order), bs):
-            rows = order[start : start + bs]
-            xb = self._batch(self.X, rows)
+        for rows, raw in self._raw_batches(self.X, order):
+            xb = self._batch(self.X, rows, raw)
             yb = to_device(self.y_all[rows], self.device)
             wb = to_device(self.w_all[rows], self.device)
             partner = lam = None

@@ -126,6 +126,9 @@ def iter_batches(
         collate_fn=_Collate(paths),
         pin_memory=pin_memory,
         prefetch_factor=4 if num_workers > 0 else None,
+        # the loader's own generator seeds its workers: torch's global one, which drives a
+        # seeded training run's augmentation, is left untouched
+        generator=torch.Generator().manual_seed(0),
     )
     start = 0
     for batch in loader:
