@@ -1,9 +1,26 @@
-"""Loading FER data: image folders, FER2013, CK+48, synthetic faces, and honest splits."""
+"""Loading FER data: image folders, FER2013, CK+48, synthetic faces, honest splits, and named
+evaluation protocols (honest and the papers' leaky ones)."""
 
 from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
+from hybridfer.data.protocols import (
+    PROTOCOLS,
+    OfficialSplit,
+    OversampleThenSplit,
+    Protocol,
+    ProtocolSplit,
+    RandomSplit,
+    SubjectKFold,
+    get_protocol,
+    official_fer2013,
+    oversample_indices,
+    oversample_then_split,
+    random_split,
+    random_split_811,
+    subject_kfold,
+)
 from hybridfer.data.sequences import (
     FrameWindows,
     PerFrame,
@@ -16,6 +33,20 @@ from hybridfer.data.synthetic import make_faces
 
 __all__ = [
     "CKPLUS_CLASSES",
+    "PROTOCOLS",
+    "OfficialSplit",
+    "OversampleThenSplit",
+    "Protocol",
+    "ProtocolSplit",
+    "RandomSplit",
+    "SubjectKFold",
+    "get_protocol",
+    "official_fer2013",
+    "oversample_indices",
+    "oversample_then_split",
+    "random_split",
+    "random_split_811",
+    "subject_kfold",
     "FER2013_CLASSES",
     "FER2013_USAGES",
     "FERDataset",
