@@ -8,10 +8,12 @@
   :mod:`~hybridfer.nn.freeze`: its parts.
 - :mod:`~hybridfer.nn.architectures`: the CNN-LSTM paper's CNNs and deeper FER nets.
 - :mod:`~hybridfer.nn.heads`: pooled, MLP and LSTM heads; backbone + head networks.
+- :mod:`~hybridfer.nn.attention`: CTAN's Efficient Attention and (SA-Net) Shuffle Attention.
 - :mod:`~hybridfer.nn.finetune`: supervised fine-tuning of a backbone with a temporary head.
 """
 
 from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net, count_parameters
+from hybridfer.nn.attention import EfficientAttention, ShuffleAttention
 from hybridfer.nn.augment import BatchAugmentation, make_augmentation
 from hybridfer.nn.finetune import fine_tune_backbone
 from hybridfer.nn.losses import FocalLoss, compute_class_weights
@@ -20,7 +22,9 @@ from hybridfer.nn.training import TrainConfig, TrainingResult, fit_module, predi
 __all__ = [
     "ARCHITECTURES",
     "BatchAugmentation",
+    "EfficientAttention",
     "FocalLoss",
+    "ShuffleAttention",
     "TrainConfig",
     "TrainingResult",
     "build_fer_net",
