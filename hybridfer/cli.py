@@ -1,12 +1,14 @@
-"""The ``hybridfer`` command: tune, ablate, evaluate, extract, studies, demo, components.
+"""The ``hybridfer`` command: tune, ablate, evaluate, extract, predict, studies, demo,
+components, recipes, reproduce.
 
-Every command but ``studies``, ``demo`` and ``components`` reads a TOML configuration (see
-:mod:`hybridfer.tuning.config`); results go to a working folder (``[output] workdir`` or
-``--workdir``). Run ``hybridfer COMMAND --help`` for the options.
+Every command but ``predict``, ``studies``, ``demo``, ``components``, ``recipes`` and
+``reproduce`` reads a TOML configuration (see :mod:`hybridfer.tuning.config`); results go to
+a working folder (``[output] workdir`` or ``--workdir``). Run ``hybridfer COMMAND --help`` for the options.
 
 Exit status: 0 done; 2 a user error (bad flags, config, paths, data, storage, pipeline file,
 folds that cannot be made), reported in one line on stderr that names the input (a
-traceback only with ``--debug``); 1 trials that all failed, or a bug; 130 interrupted.
+traceback only with ``--debug``); 1 trials that all failed, a ``predict`` whose images all
+failed, or a bug; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "run_demo",
     "run_evaluate",
     "run_extract",
+    "run_predict",
     "run_studies",
     "run_tune",
 ]
@@ -126,13 +129,27 @@ def _make_workdir(path: Path, what: str) -> Path:
     return path
 
 
-def _save_joblib(obj: Any, path: Path) -> None:
-    import joblib
+def _data_source(cfg) -> str:
+    d = cfg.data
+    return f"data.source = {d.source!r}" + (f", data.path = {d.path!r}" if d.path else "")
 
-    from hybridfer._io import atomic_path
 
-    with atomic_path(path) as tmp:
-        joblib.dump(obj, tmp)
+def _save_pipeline(model, path: Path, cfg, train, *, label, scores, extra=None) -> None:
+    """Save a fitted pipeline with its metadata (see hybridfer.predict)."""
+    from hybridfer.predict import pipeline_metadata, save_pipeline
+
+    meta = pipeline_metadata(
+        model,
+        train.X,
+        train.y,
+        data_name=train.name,
+        data_source=_data_source(cfg),
+        color=cfg.data.color if cfg.data.source == "folder" else "gray",
+        scores=scores,
+        label=label,
+        extra=extra,
+    )
+    save_pipeline(model, path, meta)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -297,7 +314,15 @@ def run_tune(
         start = time.perf_counter()
         model = objective.refit(choice)
         path = run.workdir / "best_pipeline.joblib"
-        _save_joblib(model, path)
+        _save_pipeline(
+            model,
+            path,
+            cfg,
+            train,
+            label=choice.label,
+            scores={f"cv {s.metric}": best.value},
+            extra={"study": run.study_name, "trial": best.number},
+        )
         summary["best_pipeline_file"] = os.fspath(path)
         _echo(
             f"best pipeline refitted on all {len(train)} training images "
@@ -429,27 +454,12 @@ def run_ablate(
 
 def _load_pipeline(path: str | os.PathLike, what: str) -> Any:
     """A pipeline saved with joblib; an InputError naming ``what`` if it is not one."""
-    import joblib
+    from hybridfer.predict import PipelineFileError, load_pipeline
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(
-            f"{what} {os.fspath(p)!r}: "
-            + ("is a folder; expected a file" if p.is_dir() else "no such file")
-        )
     try:
-        model = joblib.load(p)
-    except Exception as exc:  # any unpickling error: the file is not what it should be
-        raise InputError(
-            f"{what} {os.fspath(p)!r}: not a pipeline saved by hybridfer (joblib could not read "
-            f"it: {type(exc).__name__}: {exc})"
-        ) from None
-    if not (hasattr(model, "fit") and hasattr(model, "predict")):
-        raise InputError(
-            f"{what} {os.fspath(p)!r}: holds a {type(model).__name__}, not a pipeline "
-            "(saved by hybridfer tune, evaluate or a recipe)"
-        )
-    return model
+        return load_pipeline(path, what)[0]
+    except PipelineFileError as exc:
+        raise InputError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,6 +494,7 @@ def run_evaluate(
         plot_confusion_matrix,
         report_markdown,
     )
+    from hybridfer.predict import METADATA_ATTR
     from hybridfer.tuning.config import ConfigError
 
     run = _Run(cfg, workdir, storage, study, data)
@@ -496,7 +507,9 @@ def run_evaluate(
     rs = cfg.cv.random_state
     if pipeline is not None:
         source = f"pipeline file {pipeline}"
-        model = clone(_load_pipeline(pipeline, "--pipeline"))
+        loaded = _load_pipeline(pipeline, "--pipeline")
+        label = (getattr(loaded, METADATA_ATTR, None) or {}).get("pipeline") or Path(pipeline).name
+        model = clone(loaded)
     elif pair is not None:
         features, _, classifier = pair.partition("/")
         from hybridfer.tuning.spaces import PipelineSpace
@@ -509,6 +522,7 @@ def run_evaluate(
             space.choice(features, classifier), cache=run.cache, random_state=rs
         )
         source = f"pair {pair} at fixed settings"
+        label = pair
     else:
         import optuna
 
@@ -524,6 +538,7 @@ def run_evaluate(
         choice = cfg.tune_space().from_params(best.params)
         model = cfg.tune_space().build_pipeline(choice, cache=run.cache, random_state=rs)
         source = f"best trial #{best.number} of study {run.study_name!r} ({choice.label})"
+        label = choice.label
     from hybridfer.tuning.objective import resample_indices, take
 
     _echo(
@@ -569,7 +584,19 @@ def run_evaluate(
         _echo("leakage audit (train vs test): " + leak.summary())
     _write_text(out / "report.md", "\n".join(text) + "\n")
     _write_text(out / "evaluation.json", json.dumps(result, indent=2, default=str))
-    _echo(f"wrote {out / 'report.md'}, {out / 'confusion.png'}")
+    _save_pipeline(
+        model,
+        out / "pipeline.joblib",
+        cfg,
+        train,
+        label=label,
+        scores={
+            f"{test.name} accuracy": result["accuracy"],
+            f"{test.name} macro_f1": result["macro_f1"],
+        },
+        extra={"evaluated": source},
+    )
+    _echo(f"wrote {out / 'report.md'}, {out / 'confusion.png'}, {out / 'pipeline.joblib'}")
     return result
 
 
@@ -631,6 +658,73 @@ def run_extract(cfg, *, workdir=None, features=None, split="all") -> dict:
         )
     _echo(f"feature cache: {run.cache}")
     return timings
+
+
+# --------------------------------------------------------------------------------------------
+# predict
+# --------------------------------------------------------------------------------------------
+
+
+class AllImagesFailedError(RuntimeError):
+    """``hybridfer predict`` could read none of its input images (exit status 1)."""
+
+
+def run_predict(
+    pipeline: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike] = (),
+    *,
+    output: str | os.PathLike = "predictions.csv",
+    info: bool = False,
+    usage: Sequence[str] | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+):
+    """``hybridfer predict``: apply a saved pipeline to image folders, files or a FER2013 CSV
+    and write one row per image to ``output`` (see :func:`hybridfer.predict.predict_to_csv`);
+    with ``info``, print the pipeline's metadata instead. Returns the PredictReport (or the
+    info dict). Raises AllImagesFailedError when no image could be read."""
+    from hybridfer.predict import (
+        collect_inputs,
+        format_info,
+        load_pipeline,
+        pipeline_info,
+        predict_to_csv,
+    )
+
+    model, metadata = load_pipeline(pipeline, "pipeline file")
+    details = pipeline_info(model, metadata)
+    if info:
+        _echo(format_info(details, pipeline))
+        return details
+    if not inputs:
+        raise InputError(
+            "predict needs INPUTS: image folders, image files or a FER2013 CSV (or --info)"
+        )
+    src = collect_inputs(inputs, usage)
+    image = details["image"]
+    size = "any size" if image["resizes"] else "x".join(map(str, image.get("shape") or "?"))
+    classes = details["classes"] or []
+    _echo(
+        f"pipeline: {details['pipeline']} ({len(classes)} classes, {size} "
+        f"{image.get('color') or 'gray'} images); {len(src)} image{'' if len(src) == 1 else 's'} to predict"
+    )
+    if not details["probabilities"]:
+        print(
+            "hybridfer predict: note: the pipeline has no predict_proba: the output has labels "
+            "only, no probability columns",
+            file=sys.stderr,
+            flush=True,
+        )
+    report = predict_to_csv(
+        model, src, output, metadata=metadata, batch_size=batch_size, progress=progress
+    )
+    _echo(report.summary())
+    if report.n_predicted == 0:
+        raise AllImagesFailedError(
+            f"none of the {report.n_images} images could be read (first error: "
+            f"{report.first_error}); the errors are in {os.fspath(report.output)}"
+        )
+    return report
 
 
 # --------------------------------------------------------------------------------------------
@@ -958,6 +1052,38 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLite file, journal file (*.log) or URL such as postgresql://user@127.0.0.1/db",
     )
 
+    pr = sub.add_parser(
+        "predict",
+        help="apply a saved pipeline to image folders, image files or a FER2013 CSV",
+        description="hybridfer predict PIPELINE INPUT... -o predictions.csv: one row per image "
+        "(path or CSV row, predicted label, one probability column per class); unreadable "
+        "images get a row with their error and the run goes on. hybridfer predict --info "
+        "PIPELINE: print what the pipeline expects and how it was trained.",
+    )
+    pr.add_argument(
+        "pipeline", help="a pipeline saved by hybridfer tune, evaluate or a recipe (joblib)"
+    )
+    pr.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="image folders (searched recursively), image files, or one FER2013 CSV",
+    )
+    pr.add_argument(
+        "-o", "--output", default="predictions.csv", help="the CSV to write (predictions.csv)"
+    )
+    pr.add_argument("--info", action="store_true", help="print the pipeline's metadata and exit")
+    pr.add_argument(
+        "--usage",
+        action="append",
+        choices=("Training", "PublicTest", "PrivateTest"),
+        help="FER2013 CSV: only rows of this usage (repeatable)",
+    )
+    pr.add_argument(
+        "--batch-size", type=_count, default=256, metavar="N", help="images per batch (256)"
+    )
+    pr.add_argument("--no-progress", dest="progress", action="store_false")
+
     sub.add_parser("components", help="list components and their default search spaces")
 
     sub.add_parser("recipes", help="list the named recipes with their source and claims")
@@ -1035,6 +1161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _suppress_signal_errors():
         signal.signal(signal.SIGTERM, interrupt_handler)
         signal.signal(signal.SIGINT, interrupt_handler)
+    from hybridfer.predict import PipelineFileError, PredictInputError
     from hybridfer.recipes.base import RecipeError
     from hybridfer.tuning.config import ConfigError, load_config
     from hybridfer.tuning.registry import ComponentError
@@ -1050,6 +1177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         StorageError,
         InputError,
         RecipeError,
+        PipelineFileError,
+        PredictInputError,
     )
     try:
         if args.command == "components":
@@ -1064,6 +1193,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir=args.workdir,
                 resume=args.resume,
                 budget_minutes=args.budget_minutes,
+            )
+        elif args.command == "predict":
+            run_predict(
+                args.pipeline,
+                args.inputs,
+                output=args.output,
+                info=args.info,
+                usage=args.usage,
+                batch_size=args.batch_size,
+                progress=args.progress,
             )
         elif args.command == "studies":
             run_studies(args.storage, args.action, args.name)
@@ -1113,11 +1252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             elif args.command == "extract":
                 run_extract(cfg, workdir=args.workdir, features=args.features, split=args.split)
-    except (*user_errors, TrialsFailedError) as exc:
+    except (*user_errors, TrialsFailedError, AllImagesFailedError) as exc:
         if args.debug:
             traceback.print_exc()
         print(f"hybridfer {args.command}: error: {_one_line(exc)}", file=sys.stderr)
-        return 1 if isinstance(exc, TrialsFailedError) else 2
+        return 1 if isinstance(exc, (TrialsFailedError, AllImagesFailedError)) else 2
     except KeyboardInterrupt:
         if args.command == "reproduce":
             print(
@@ -1125,6 +1264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "the same command with --resume to continue",
                 file=sys.stderr,
             )
+            return 130
+        if args.command == "predict":
+            print("\nhybridfer predict: interrupted; no output written", file=sys.stderr)
             return 130
         print(
             f"\nhybridfer {args.command}: interrupted; completed trials are saved and the "
