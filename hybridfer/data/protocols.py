@@ -309,9 +309,8 @@ class RandomSplit(Protocol):
 
     name: str = "random_split"
     description: str = (
-        "a random stratified split of all images that ignores official usages and subjects "
-        "(paper protocol): duplicates across usages and frames of one subject fall on both "
-        "sides"
+        "a random stratified split of all images that ignores official usages and subjects: "
+        "duplicates across usages and frames of one subject fall on both sides"
     )
     leaky: bool = True
     test_size: float = 0.2
@@ -357,8 +356,7 @@ class OversampleThenSplit(Protocol):
     name: str = "oversample_then_split"
     description: str = (
         "random oversampling of every class to the majority count on the whole data, then a "
-        "random stratified test split (paper protocol): test images are copies of training "
-        "images"
+        "random stratified test split: test images are copies of training images"
     )
     leaky: bool = True
     test_size: float = 0.1

@@ -3,12 +3,15 @@
 - ``fer2013-cpu`` / ``fer2013-gpu``: hybridfer's own FER2013 recipe (a FER network trained from
   scratch within a time budget, hybrid heads on its embeddings), on the official protocol;
   see :mod:`hybridfer.recipes.fer2013`.
+- ``cnn-lstm-fer2013``: the CNN + LSTM paper's Model 1/2/3 under its oversample-then-split
+  protocol and the official one, side by side; see :mod:`hybridfer.recipes.cnn_lstm`.
 
 Each recipe runs at ``scale="smoke"`` (seconds), ``"cpu"`` (an hour or less on 2 cores) or
 ``"full"`` (meant for a GPU) and returns a :class:`RecipeResult` whose report (markdown and
 JSON), confusion PNGs and fitted pipeline are written to the work folder.
 """
 
+from hybridfer.recipes import cnn_lstm as _cnn_lstm  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)
 from hybridfer.recipes.base import (
     SCALES,
