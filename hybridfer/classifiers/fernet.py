@@ -42,7 +42,8 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
     ----------
     backbone : str, default="fer_resnet"
         A FER network (``"cnnlstm_model1"``, ``"cnnlstm_model2"``, ``"cnnlstm_model3"``,
-        ``"fer_resnet"``, ``"fer_vgg"``) or a torchvision classification model name
+        ``"fer_resnet"``, ``"fer_vgg"``, the CTAN paper's ``"ctan_convnext"``: pass it
+        ``color="rgb", normalize="half"``) or a torchvision classification model name
         (``"mobilenet_v2"``, ``"mobilenet_v3_large"``, ``"resnet50"``, ``"convnext_tiny"``...),
         whose convolutional trunk is used.
     head : {"auto", "native", "linear", "mlp", "lstm"}, default="auto"

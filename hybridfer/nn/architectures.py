@@ -27,6 +27,9 @@ as a fixed zero buffer so the layers have Keras' parameters and still run on tor
 
 ``fer_resnet`` (residual, default widths 32-64-128-256) and ``fer_vgg`` (VGG-style double
 convolutions) are deeper nets of similar cost for better accuracy.
+
+``ctan_convnext`` is the CTAN paper's ConvNeXt-Tiny with Efficient and Shuffle Attention
+(:mod:`hybridfer.nn.ctan`; 29,095,867 parameters for 7 classes on RGB input).
 """
 
 from __future__ import annotations
@@ -346,6 +349,12 @@ def _model3(**kw) -> CNNLSTMPaperNet:
     return CNNLSTMPaperNet(step_dim=128, lstm1=128, reshape_dim=64, lstm2=64, **kw)
 
 
+def _ctan(**kw) -> FERNet:
+    from hybridfer.nn.ctan import CTAN  # imports this module
+
+    return CTAN(**kw)
+
+
 #: The FER networks by name.
 ARCHITECTURES: dict[str, Callable[..., FERNet]] = {
     "cnnlstm_model1": PaperCNN,
@@ -353,6 +362,7 @@ ARCHITECTURES: dict[str, Callable[..., FERNet]] = {
     "cnnlstm_model3": _model3,
     "fer_resnet": FERResNet,
     "fer_vgg": FERVGG,
+    "ctan_convnext": _ctan,
 }
 
 
