@@ -53,7 +53,8 @@ def test_smoke_shows_both_protocols_and_the_paper_protocols_copies(tiny_fer_uniq
     majority = max(sum(v[k] for v in _PER_CLASS.values()) for k in range(7))
     paper, honest = rows["paper"], rows["honest"]
     assert paper["n train"] + paper["n test"] == 7 * majority  # oversampled whole data
-    assert honest["n train"] == sum(_PER_CLASS["Training"]) and honest["n test"] == 42
+    # honest: Training oversampled inside itself (to its majority, 30), PublicTest untouched
+    assert honest["n train"] == 7 * 30 and honest["n test"] == 42
     assert paper["test with exact copy in train"] > 0
     assert paper["test with exact copy in train"] == paper["test rows copied from training"]
     assert honest["test with exact copy in train"] == 0
@@ -104,6 +105,17 @@ def test_model_1_and_option_errors(tiny_fer_unique, tmp_path):
     assert [r["protocol"] for r in result.rows] == ["paper"]
     assert result.rows[0]["claimed acc"] == 0.7465
     assert result.details["profile"]["parameters_keras"] == 117_031
+    plain = run_recipe(
+        "cnn-lstm-fer2013",
+        tiny_fer_unique,
+        scale="smoke",
+        workdir=tmp_path / "plain",
+        model=1,
+        protocol="honest",
+        honest_oversample=False,
+        verbose=0,
+    )
+    assert plain.rows[0]["n train"] == sum(_PER_CLASS["Training"])
     with pytest.raises(RecipeError, match="model must be 1, 2 or 3"):
         run_recipe("cnn-lstm-fer2013", tiny_fer_unique, scale="smoke", workdir=tmp_path, model=4)
     with pytest.raises(RecipeError, match="protocol must be"):
