@@ -158,16 +158,6 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def _trial_line(trial, metric: str) -> str:
-    label = trial.user_attrs.get("pipeline", "?")
-    folds = trial.user_attrs.get("fold_scores", {}).get(metric, [])
-    spread = f" ± {np.std(folds, ddof=1):.4f}" if len(folds) > 1 else ""
-    return (
-        f"best trial #{trial.number}: {label}  {metric} = {trial.value:.4f}{spread} "
-        f"(mean of {len(folds)} folds)"
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # tune
 # --------------------------------------------------------------------------------------------
@@ -189,30 +179,16 @@ def run_tune(
     add_trials=None,
     data=None,
 ) -> dict:
-    """``hybridfer tune``: run (or join, or continue) the config's study; write the best
-    pipeline and a summary. Returns the summary dict.
+    """``hybridfer tune``: run (or join, or continue) the config's study with
+    :func:`hybridfer.tuning.tune`; write the best pipeline and a summary. Returns the summary
+    dict.
 
     The study's target of finished trials is ``n_trials`` (else the config's) when it is
     created; ``n_trials`` sets it on an existing study and ``add_trials`` raises it (both
     >= 1, stored for later runs). Raises TrialsFailedError when every trial of this run
     failed."""
-    from optuna.trial import TrialState
-
-    from hybridfer.tuning.objective import CVObjective
-    from hybridfer.tuning.study import (
-        TrialsFailedError,
-        make_pruner,
-        make_sampler,
-        open_study,
-        run_worker,
-        set_target,
-        study_counts,
-        study_spec,
-        study_target,
-    )
-    from hybridfer.tuning.study import (
-        add_trials as raise_target,
-    )
+    from hybridfer.predict import save_pipeline
+    from hybridfer.tuning.study import make_sampler, tune
 
     for flag, value in (("--n-trials", n_trials), ("--add-trials", add_trials)):
         if value is not None and (
@@ -223,113 +199,53 @@ def run_tune(
     s = cfg.study
     space = cfg.tune_space()
     train, _ = run.data(folds=True)
-    objective = CVObjective(
+    result = tune(
         train.X,
         train.y,
-        space,
-        cv=cfg.cv.n_splits,
+        space=space,
         groups=run.groups(train),
+        cv=cfg.cv.n_splits,
         scoring=s.metric,
-        resample=cfg.cv.resample,
-        store="auto" if cfg.cache.reuse else None,
-        cache=run.cache,
-        random_state=cfg.cv.random_state,
-    )
-    store = run.storage()
-    study_obj = open_study(
-        store,
-        run.study_name,
-        spec=study_spec("tune", space, objective),
-        tickets=[{}] * int(n_trials or s.n_trials),
-        sampler=make_sampler(s.sampler, s.random_state),
-        pruner=make_pruner(s.pruner, objective.n_folds),
-        resume=resume,
-        where=_redact(run.storage_url),
-    )
-    if n_trials is not None and study_target(study_obj) != n_trials:
-        set_target(study_obj, n_trials)
-        _echo(f"the study's target is now {n_trials} finished trials")
-    if add_trials:
-        total = raise_target(study_obj, add_trials)
-        _echo(f"{add_trials} more trials: the study's target is now {total} finished trials")
-    before = study_counts(study_obj)
-    _echo(
-        f"study {run.study_name!r} in {_redact(run.storage_url)}: target "
-        f"{study_target(study_obj)}, {before['finished']} finished, {before['waiting']} queued, "
-        f"{before['running']} running elsewhere; {objective.n_folds}-fold CV on "
-        f"{len(train)} images, metric {s.metric}"
-    )
-    _echo(space.describe())
-    report = run_worker(
-        study_obj,
-        objective,
-        storage=store,
+        n_trials=n_trials,
+        initial_trials=s.n_trials,
+        add_trials=add_trials,
         timeout=(timeout or s.timeout) or None,
-        max_trials=max_trials,
+        storage=run.storage_url,
+        study_name=run.study_name,
+        resume=resume,
+        sampler=make_sampler(s.sampler, s.random_state),
+        pruner=s.pruner,
+        cache=run.cache,
+        reuse_features=cfg.cache.reuse,
+        resample=cfg.cv.resample,
+        random_state=cfg.cv.random_state,
+        refit=refit,
         progress=progress,
+        max_trials=max_trials,
+        heartbeat_interval=s.heartbeat_interval,
+        grace_period=s.grace_period or None,
         max_retry=s.max_retry,
         reclaim_running=reclaim_running,
+        metadata={"training_data": {"name": train.name, "source": _data_source(cfg)}},
+        log=_echo,
     )
-    counts = study_counts(study_obj)
-    _echo(
-        f"this worker: {report.complete} complete, {report.pruned} pruned, "
-        f"{report.failed} failed; study: {counts['complete']} complete, "
-        f"{counts['pruned']} pruned, {counts['fail']} failed, {counts['waiting']} queued, "
-        f"{counts['running']} running"
-    )
-    summary: dict[str, Any] = {
-        "study": run.study_name,
-        "storage": _redact(run.storage_url),
-        "metric": s.metric,
-        "counts": counts,
-        "workdir": os.fspath(run.workdir),
-    }
-    if report.failed and not report.complete + report.pruned:
-        failed = study_obj.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        last = failed[-1].user_attrs.get("error", "?") if failed else "?"
-        raise TrialsFailedError(
-            f"all {report.failed} trials of this run failed (last error: {last}); fix the "
-            "configuration and rerun"
-        )
-    if counts["complete"] == 0:
+    summary = {**result.summary(), "workdir": os.fspath(run.workdir)}
+    best = result.best_trial
+    if best is None:
         _echo("no completed trial yet: nothing to report")
         return summary
-    best = study_obj.best_trial
-    choice = space.from_params(best.params)
-    _echo(_trial_line(best, s.metric), "  params: " + json.dumps(best.params, default=str))
-    summary.update(
-        {
-            "best_trial": best.number,
-            "best_value": best.value,
-            "best_pipeline": choice.label,
-            "best_params": best.params,
-            "best_fold_scores": best.user_attrs.get("fold_scores"),
-        }
-    )
-    trials = study_obj.trials_dataframe(
-        attrs=("number", "value", "state", "params", "duration", "user_attrs")
-    )
-    _write_text(run.workdir / "trials.csv", trials.to_csv(index=False))
-    if refit:
-        start = time.perf_counter()
-        model = objective.refit(choice)
+    _echo(result.best_line(), "  params: " + json.dumps(best.params, default=str))
+    _write_text(run.workdir / "trials.csv", result.trials_frame().to_csv(index=False))
+    if result.best_pipeline is not None:
         path = run.workdir / "best_pipeline.joblib"
-        _save_pipeline(
-            model,
-            path,
-            cfg,
-            train,
-            label=choice.label,
-            scores={f"cv {s.metric}": best.value},
-            extra={"study": run.study_name, "trial": best.number},
-        )
+        save_pipeline(result.best_pipeline, path)
         summary["best_pipeline_file"] = os.fspath(path)
         _echo(
             f"best pipeline refitted on all {len(train)} training images "
-            f"({time.perf_counter() - start:.1f} s): {path}"
+            f"({result.refit_seconds:.1f} s): {path}"
         )
     _write_text(run.workdir / "tune_summary.json", json.dumps(summary, indent=2, default=str))
-    _write_text(run.workdir / "tune_summary.md", _tune_markdown(summary, study_obj, s.metric))
+    _write_text(run.workdir / "tune_summary.md", result.to_markdown())
     _echo(f"summary: {run.workdir / 'tune_summary.md'}")
     return summary
 
@@ -339,32 +255,6 @@ def _redact(url: str) -> str:
     from hybridfer.tuning.storage import redact_url
 
     return redact_url(url)
-
-
-def _tune_markdown(summary: dict, study, metric: str) -> str:
-    from optuna.trial import TrialState
-
-    lines = [
-        f"# Study {summary['study']}",
-        "",
-        f"- storage: `{summary['storage']}`",
-        f"- metric: {metric}",
-        "- trials: " + ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v),
-        "",
-        f"## Best trial #{summary['best_trial']}: {summary['best_pipeline']}",
-        "",
-        f"{metric} = {summary['best_value']:.4f}",
-        "",
-        "| parameter | value |",
-        "|---|---|",
-    ]
-    lines += [f"| {k} | {v} |" for k, v in summary["best_params"].items()]
-    lines += ["", "## Top trials", "", f"| trial | pipeline | {metric} |", "|---|---|---|"]
-    done = sorted(
-        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value
-    )[:10]
-    lines += [f"| {t.number} | {t.user_attrs.get('pipeline', '')} | {t.value:.4f} |" for t in done]
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------------

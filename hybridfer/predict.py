@@ -278,8 +278,9 @@ def _inspect(model: Any) -> dict[str, Any]:
     resizes = bool(leaves) and len(resizing) == len(leaves)
     shape = fixed_shapes[0] if fixed_shapes else None
     fixed = [leaf for leaf in leaves if getattr(leaf, "image_shape_", None) is not None]
-    if fixed and len(fixed[0].image_shape_) == 3:
-        color = "rgb"
+    color_known = bool(fixed)  # a fitted image shape tells the color the step was fitted on
+    if fixed:
+        color = "rgb" if len(fixed[0].image_shape_) == 3 else "gray"
     else:
         colors = [getattr(leaf, "color", None) for leaf in leaves]
         color = next((c for c in colors if c in ("gray", "rgb")), "gray")
@@ -290,6 +291,7 @@ def _inspect(model: Any) -> dict[str, Any]:
         "shape": shape,
         "input_size": input_size,
         "color": color,
+        "color_known": color_known,
         "steps": _step_names(model),
     }
 
@@ -302,7 +304,8 @@ def pipeline_info(model: Any, metadata: Mapping[str, Any] | None = None) -> dict
     meta = dict(metadata or {})
     image = dict(meta.get("image") or {})
     image["shape"] = inferred["shape"] or image.get("shape")  # the fitted steps decide
-    image["color"] = image.get("color") or inferred["color"]
+    if inferred["color_known"] or not image.get("color"):
+        image["color"] = inferred["color"]
     image["resizes"] = inferred["resizes"]
     image["input_size"] = inferred["input_size"]
     return {

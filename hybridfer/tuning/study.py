@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hybridfer.tuning.interrupts import critical_section, request_stop
 from hybridfer.tuning.objective import CVObjective
@@ -242,20 +243,164 @@ def add_trials(study: optuna.Study, n: int) -> int:
         return set_target(study, study_target(study) + int(n))
 
 
-class TuneResult(NamedTuple):
-    """What :func:`tune` returns: the study and the best pipeline refitted on all the data."""
+@dataclass(eq=False)
+class TuneResult:
+    """What :func:`tune` returns: the study, the best pipeline refitted on all the data, and
+    what this run did; it renders its own report (:meth:`to_markdown`, :meth:`summary`).
+
+    Unpacks as ``study, best_pipeline = tune(...)``.
+
+    Attributes
+    ----------
+    study : optuna.Study
+    best_pipeline : fitted pipeline or None
+        None without a completed trial or with ``refit=False``. Carries its metadata
+        (:mod:`hybridfer.predict`) as ``hybridfer_metadata_``.
+    space : PipelineSpace
+    metric : str
+    where : str
+        The storage, as named in messages (a URL without its password).
+    n_folds, n_samples : int
+    run : WorkerReport
+        The trials this call ran, by final state.
+    refit_seconds : float or None
+    """
 
     study: optuna.Study
-    best_pipeline: Any
+    best_pipeline: Any = None
+    space: PipelineSpace | None = None
+    metric: str = "f1_macro"
+    where: str = "memory"
+    n_folds: int = 0
+    n_samples: int = 0
+    run: WorkerReport | None = None
+    refit_seconds: float | None = None
+
+    def __iter__(self):
+        return iter((self.study, self.best_pipeline))
+
+    def __getitem__(self, index):
+        return (self.study, self.best_pipeline)[index]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The study's trials by state (see :func:`study_counts`)."""
+        return study_counts(self.study)
+
+    @property
+    def best_trial(self) -> FrozenTrial | None:
+        """The best completed trial, or None."""
+        with critical_section():
+            done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            return self.study.best_trial if done else None
+
+    def best_line(self) -> str:
+        """``best trial #N: PIPELINE  metric = mean ± sd (mean of K folds)``."""
+        best = self.best_trial
+        if best is None:
+            return "no completed trial yet"
+        label = best.user_attrs.get("pipeline", "?")
+        folds = best.user_attrs.get("fold_scores", {}).get(self.metric, [])
+        spread = f" ± {np.std(folds, ddof=1):.4f}" if len(folds) > 1 else ""
+        return (
+            f"best trial #{best.number}: {label}  {self.metric} = {best.value:.4f}{spread} "
+            f"(mean of {len(folds)} folds)"
+        )
+
+    def run_line(self) -> str:
+        """What this run did and where the study stands."""
+        r = self.run or WorkerReport(0, 0, 0, False)
+        c = self.counts
+        return (
+            f"this worker: {r.complete} complete, {r.pruned} pruned, {r.failed} failed; "
+            f"study: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed, "
+            f"{c['waiting']} queued, {c['running']} running"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able summary: the study, its counts and the best trial."""
+        out: dict[str, Any] = {
+            "study": self.study.study_name,
+            "storage": self.where,
+            "metric": self.metric,
+            "counts": self.counts,
+        }
+        best = self.best_trial
+        if best is not None:
+            out.update(
+                {
+                    "best_trial": best.number,
+                    "best_value": best.value,
+                    "best_pipeline": best.user_attrs.get("pipeline")
+                    or (self.space.from_params(best.params).label if self.space else "?"),
+                    "best_params": best.params,
+                    "best_fold_scores": best.user_attrs.get("fold_scores"),
+                }
+            )
+        return out
+
+    def trials_frame(self):
+        """Every trial: number, value, state, parameters, duration and user attributes."""
+        with critical_section():
+            return self.study.trials_dataframe(
+                attrs=("number", "value", "state", "params", "duration", "user_attrs")
+            )
+
+    def to_markdown(self, top: int = 10) -> str:
+        """The study's report: counts, the best trial's parameters, the ``top`` trials."""
+        summary = self.summary()
+        lines = [
+            f"# Study {summary['study']}",
+            "",
+            f"- storage: `{summary['storage']}`",
+            f"- metric: {self.metric}",
+            "- trials: " + ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v),
+            "",
+        ]
+        if "best_trial" not in summary:
+            return "\n".join([*lines, "No completed trial yet."]) + "\n"
+        lines += [
+            f"## Best trial #{summary['best_trial']}: {summary['best_pipeline']}",
+            "",
+            f"{self.metric} = {summary['best_value']:.4f}",
+            "",
+            "| parameter | value |",
+            "|---|---|",
+        ]
+        lines += [f"| {k} | {v} |" for k, v in summary["best_params"].items()]
+        lines += ["", "## Top trials", "", f"| trial | pipeline | {self.metric} |", "|---|---|---|"]
+        with critical_section():
+            done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        done = sorted(done, key=lambda t: -t.value)[:top]
+        lines += [
+            f"| {t.number} | {t.user_attrs.get('pipeline', '')} | {t.value:.4f} |" for t in done
+        ]
+        return "\n".join(lines) + "\n"
 
 
 def _unpack_dataset(X, y, groups):
     if hasattr(X, "labels") and hasattr(X, "X") and y is None:
         ds = X
-        return ds.X, ds.y, ds.groups if groups is None else groups
+        return ds.X, ds.y, ds.groups if groups is None else groups, ds.name
     if y is None:
         raise ValueError("y is required unless X is a dataset (hybridfer.data.FERDataset)")
-    return X, y, groups
+    return X, y, groups, None
+
+
+def _check_count(value: Any, name: str, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def _merge_metadata(meta: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    for k, v in (extra or {}).items():
+        if isinstance(v, Mapping) and isinstance(meta.get(k), Mapping):
+            meta[k] = {**meta[k], **v}
+        else:
+            meta[k] = v
+    return meta
 
 
 def tune(
@@ -264,12 +409,14 @@ def tune(
     *,
     features: Sequence[str] | str = ("hog",),
     classifiers: Sequence[str] | str = ("wnxgb",),
-    space: Mapping[str, Mapping[str, Any]] | None = None,
+    space: Mapping[str, Mapping[str, Any]] | PipelineSpace | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     groups: Any = None,
     cv: Any = 5,
     scoring: str = "f1_macro",
-    n_trials: int = 20,
+    n_trials: int | None = 20,
+    initial_trials: int = 20,
+    add_trials: int | None = None,
     timeout: float | None = None,
     storage: str | os.PathLike | BaseStorage | None = None,
     study_name: str | None = None,
@@ -287,8 +434,13 @@ def tune(
     grace_period: int | None = None,
     max_retry: int | None = 3,
     reclaim_running: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> TuneResult:
     """Search feature sets x classifiers x their settings by cross-validation; refit the best.
+
+    The one entry point of a study: ``hybridfer tune`` calls it too, then prints and writes
+    what it returns.
 
     Parameters
     ----------
@@ -301,15 +453,21 @@ def tune(
         (see :mod:`hybridfer.tuning.registry`).
     space, params : mapping, optional
         Search-space overrides and fixed parameters per component
-        (see :class:`~hybridfer.tuning.spaces.PipelineSpace`).
+        (see :class:`~hybridfer.tuning.spaces.PipelineSpace`). ``space`` may also be a whole
+        PipelineSpace; ``features``, ``classifiers`` and ``params`` are then not used.
     groups : array-like, optional
         Subject ids: folds keep each subject on one side.
     cv : int, splitter or list of index pairs, default=5
     scoring : str, default="f1_macro"
         Any scikit-learn scorer name.
-    n_trials : int, default=20
+    n_trials : int or None, default=20
         The study's target of finished (complete or pruned) trials, shared by all workers;
-        a rerun continues towards it, and a rerun with another value changes it.
+        a rerun continues towards it, and a rerun with another value changes it. None: an
+        existing study keeps its stored target, a new one gets ``initial_trials``.
+    initial_trials : int, default=20
+        The target of a study created with ``n_trials=None``.
+    add_trials : int, optional
+        Raise the study's target by this many trials (after ``n_trials``).
     timeout : float, optional
         Seconds after which this call starts no new trial.
     storage : URL, path, Optuna storage or None
@@ -328,24 +486,42 @@ def tune(
         Class balancing, inside training folds only.
     random_state : int or None, default=0
     refit : bool, default=True
-        Fit the best pipeline on all of ``X`` (returned as ``best_pipeline``).
+        Fit the best pipeline on all of ``X`` (returned as ``best_pipeline``, with its
+        metadata attached: see :mod:`hybridfer.predict`).
     progress : bool, default=False
         Show a progress bar.
     max_trials : int, optional
         Run at most this many trials in this call (the rest stay queued).
     heartbeat_interval, grace_period, max_retry, reclaim_running
         Worker failure handling (see :func:`make_storage`, :func:`run_worker`).
+    metadata : mapping, optional
+        More entries for the refitted pipeline's metadata (mappings such as
+        ``training_data`` are merged), e.g. where the data came from.
+    log : callable, optional
+        Called with each progress line (the study and its target, the space, what this run
+        did); ``hybridfer tune`` prints them.
 
     Returns
     -------
     TuneResult
-        ``(study, best_pipeline)``; ``best_pipeline`` is None without a completed trial or
-        with ``refit=False``.
+        Unpacks as ``(study, best_pipeline)``.
+
+    Raises
+    ------
+    TrialsFailedError
+        Every trial this call ran failed (or too many in a row): the setup is broken.
     """
-    X, y, groups = _unpack_dataset(X, y, groups)
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
-    pipeline_space = PipelineSpace(features, classifiers, space=space, params=params)
+    from hybridfer.tuning.storage import redact_url
+
+    say = log or (lambda line: None)
+    X, y, groups, data_name = _unpack_dataset(X, y, groups)
+    _check_count(n_trials, "n_trials", allow_none=True)
+    _check_count(initial_trials, "initial_trials")
+    _check_count(add_trials, "add_trials", allow_none=True)
+    if isinstance(space, PipelineSpace):
+        pipeline_space = space
+    else:
+        pipeline_space = PipelineSpace(features, classifiers, space=space, params=params)
     objective = CVObjective(
         X,
         y,
@@ -358,25 +534,45 @@ def tune(
         cache=cache,
         random_state=random_state,
     )
+    if isinstance(storage, (str, os.PathLike)):
+        where = redact_url(os.fspath(storage))
+    else:
+        where = "memory" if storage is None else "this storage"
     storage = make_storage(
         storage,
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
         max_retry=max_retry,
     )
-    spec = study_spec("tune", pipeline_space, objective)
     study = open_study(
         storage,
         study_name,
-        spec=spec,
-        tickets=[{}] * int(n_trials),
+        spec=study_spec("tune", pipeline_space, objective),
+        tickets=[{}] * int(n_trials or initial_trials),
         sampler=make_sampler(sampler, random_state),
         pruner=make_pruner(pruner, objective.n_folds),
         resume=resume,
+        where=where,
     )
-    if study_target(study) != n_trials:
+    if n_trials is not None and study_target(study) != n_trials:
         set_target(study, int(n_trials))
-    run_worker(
+        say(f"the study's target is now {n_trials} finished trials")
+    if add_trials:
+        with critical_section():  # the module's add_trials, which this argument hides
+            total = set_target(study, study_target(study) + int(add_trials))
+        say(
+            f"{add_trials} more trial{'s' if add_trials > 1 else ''}: the study's target is "
+            f"now {total} finished trials"
+        )
+    before = study_counts(study)
+    say(
+        f"study {study.study_name!r} in {where}: target {study_target(study)}, "
+        f"{before['finished']} finished, {before['waiting']} queued, {before['running']} "
+        f"running elsewhere; {objective.n_folds}-fold CV on {len(objective.y)} images, "
+        f"metric {objective.scoring}"
+    )
+    say(pipeline_space.describe())
+    report = run_worker(
         study,
         objective,
         storage=storage,
@@ -386,10 +582,43 @@ def tune(
         max_retry=max_retry,
         reclaim_running=reclaim_running,
     )
-    best = None
-    if refit and study_counts(study)["complete"]:
-        best = objective.refit(pipeline_space.from_params(study.best_trial.params))
-    return TuneResult(study, best)
+    result = TuneResult(
+        study=study,
+        space=pipeline_space,
+        metric=objective.scoring,
+        where=where,
+        n_folds=objective.n_folds,
+        n_samples=len(objective.y),
+        run=report,
+    )
+    say(result.run_line())
+    if report.failed and not report.complete + report.pruned:
+        with critical_section():
+            failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        last = failed[-1].user_attrs.get("error", "?") if failed else "?"
+        raise TrialsFailedError(
+            f"all {report.failed} trials of this run failed (last error: {last}); fix the "
+            "configuration and rerun"
+        )
+    best = result.best_trial
+    if refit and best is not None:
+        from hybridfer.predict import attach_metadata, pipeline_metadata
+
+        start = time.perf_counter()
+        choice = pipeline_space.from_params(best.params)
+        model = objective.refit(choice)
+        result.refit_seconds = time.perf_counter() - start
+        meta = pipeline_metadata(
+            model,
+            X,
+            y,
+            data_name=data_name,
+            scores={f"cv {objective.scoring}": best.value},
+            label=choice.label,
+            extra={"study": study.study_name, "trial": best.number},
+        )
+        result.best_pipeline = attach_metadata(model, _merge_metadata(meta, metadata))
+    return result
 
 
 def study_spec(kind: str, space: PipelineSpace, objective: CVObjective) -> dict[str, Any]:
