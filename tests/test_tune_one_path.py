@@ -4,6 +4,7 @@ files; the TuneResult renders its own report."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pytest
@@ -144,3 +145,30 @@ def test_a_run_whose_trials_all_fail_raises(faces):
         tune(faces, **kw)  # failed trials are replaced, until three in a row
     with pytest.raises(TrialsFailedError, match="all 1 trials of this run failed"):
         tune(faces, max_trials=1, **kw)
+
+
+# ---- the worker on Optuna's public ask/tell API ----------------------------------------------
+
+
+def test_ask_on_a_tickets_only_storage_never_creates_a_trial(tmp_path):
+    from hybridfer.tuning.storage import NoTicketError, make_storage, tickets_only
+
+    storage = make_storage(tmp_path / "t.db")
+    study = optuna.create_study(storage=storage, study_name="t")
+    study.enqueue_trial({"x": 0.5}, user_attrs={"ticket": 0})
+    asking = optuna.load_study(study_name="t", storage=tickets_only(storage))
+    trial = asking.ask()
+    assert trial.user_attrs["ticket"] == 0 and trial.suggest_float("x", 0, 1) == 0.5
+    with pytest.raises(NoTicketError):
+        asking.ask()  # nothing waits: no new trial
+    asking.tell(trial, 1.0)
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE"]
+
+
+def test_the_tuning_package_uses_no_private_optuna_trial_api():
+    import hybridfer.tuning as pkg
+
+    root = Path(pkg.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert "._trial_id" not in text and "optuna.Trial(" not in text, path.name

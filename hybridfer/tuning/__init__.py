@@ -8,8 +8,9 @@
   K-fold, fold-aware pruning) and :class:`FeatureStore` (features computed once per study).
 - :mod:`~hybridfer.tuning.study`: creating, joining and repairing studies, their target of
   finished trials; :func:`tune`.
-- :mod:`~hybridfer.tuning.worker`: the worker loop many workers share (exact target,
-  heartbeats, failed trials replaced, Ctrl-C safe: :mod:`~hybridfer.tuning.interrupts`).
+- :mod:`~hybridfer.tuning.worker`: the worker loop many workers share, on Optuna's
+  ``ask``/``tell`` (exact target, heartbeats, failed trials replaced, Ctrl-C safe:
+  :mod:`~hybridfer.tuning.interrupts`).
 - :mod:`~hybridfer.tuning.storage`: storages (SQLite, journal file, PostgreSQL), listing and
   deleting studies; :mod:`~hybridfer.tuning.samplers`: samplers and pruners by name.
 - :mod:`~hybridfer.tuning.ablation`: :func:`ablate` and :class:`AblationResult`.

@@ -5,8 +5,9 @@ such as ``postgresql://user@host/db``) into an Optuna storage whose every operat
 critical section (a Ctrl-C never cuts one in two: see :mod:`hybridfer.tuning.interrupts`).
 Relational storages record a heartbeat for each running trial; a trial whose worker died is
 failed after ``grace_period`` seconds and a copy of it is queued again (Optuna's
-heartbeat-stale-trial callback). :func:`list_studies` and :func:`delete_study` are the
-housekeeping of ``hybridfer studies``.
+heartbeat-stale-trial callback). :func:`tickets_only` is the view of a storage on which
+workers call ``study.ask()``: it takes a queued trial and never creates one.
+:func:`list_studies` and :func:`delete_study` are the housekeeping of ``hybridfer studies``.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from hybridfer.tuning.interrupts import critical_section
 __all__ = [
     "GuardedInMemoryStorage",
     "GuardedRDBStorage",
+    "NoTicketError",
     "StorageError",
     "delete_study",
     "heartbeat_interval",
     "list_studies",
     "make_storage",
     "retry_callback",
+    "tickets_only",
 ]
 
 _log = logging.getLogger("hybridfer.tuning")
@@ -90,6 +93,52 @@ def _journal_storage_class() -> type:
 
 
 GuardedJournalStorage: type | None = None
+
+
+class NoTicketError(LookupError):
+    """``Study.ask()`` on a :func:`tickets_only` storage found no queued trial to take."""
+
+
+def _delegate(name: str) -> Callable:
+    def method(self, *args, **kwargs):
+        return getattr(self._storage, name)(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+class _TicketsOnlyStorage(BaseStorage):
+    """A view of a storage on which new trials come only from the queue (see
+    :func:`tickets_only`); every other operation is the storage's own."""
+
+    def __init__(self, storage: BaseStorage) -> None:
+        self._storage = storage
+
+    def create_new_trial(self, study_id: int, template_trial=None) -> int:
+        if template_trial is None:  # Study.ask() found no waiting trial
+            raise NoTicketError("no queued trial is waiting")
+        return self._storage.create_new_trial(study_id, template_trial)
+
+
+for _name in dir(BaseStorage):
+    if not _name.startswith("_") and _name != "create_new_trial":
+        setattr(_TicketsOnlyStorage, _name, _delegate(_name))
+_TicketsOnlyStorage.__abstractmethods__ = frozenset()
+del _name
+
+
+def tickets_only(storage: BaseStorage) -> BaseStorage:
+    """A view of ``storage`` on which ``Study.ask()`` takes a queued trial but never creates
+    one.
+
+    ``ask()`` moves a waiting trial to RUNNING atomically (Optuna's own queue: two workers
+    never take the same one); when no trial is waiting it would create a new one, which
+    would run past a study's target. On this view it raises :class:`NoTicketError` instead,
+    before anything is written. Trials queued with ``enqueue_trial`` are created as usual.
+    Load the study that asks on it: ``optuna.load_study(study_name=...,
+    storage=tickets_only(storage), sampler=..., pruner=...)``.
+    """
+    return _TicketsOnlyStorage(storage)
 
 
 def retry_callback(max_retry: int | None) -> Callable:

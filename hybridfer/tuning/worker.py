@@ -5,7 +5,9 @@ ablation a failed pair counts too, since every pair is run once). It is stored w
 study (:data:`STUDY_ATTR`) and queued as **tickets**, Optuna trials waiting in the queue, so
 that waiting + running + finished trials = target. Every worker, in any process or on any
 machine pointed at the same storage and study name, takes one waiting ticket at a time
-(Optuna's atomic compare-and-set of its state) and runs it. A trial that fails is replaced
+with Optuna's ``study.ask()`` (an atomic compare-and-set of its state, on a
+:func:`~hybridfer.tuning.storage.tickets_only` view of the storage, so that ``ask()`` never
+creates a trial beyond the tickets), runs it, and reports it with ``study.tell()``. A trial that fails is replaced
 by a new ticket in the same step; a trial whose worker died (no heartbeat) or was
 interrupted is failed and a copy of it is queued. So the workers together finish exactly the
 target, never run a trial twice, and a rerun continues where the last run stopped.
@@ -34,7 +36,12 @@ from hybridfer.tuning.interrupts import (
     handle_interrupts,
     stop_requested,
 )
-from hybridfer.tuning.storage import heartbeat_interval, retry_callback
+from hybridfer.tuning.storage import (
+    NoTicketError,
+    heartbeat_interval,
+    retry_callback,
+    tickets_only,
+)
 
 __all__ = [
     "STUDY_ATTR",
@@ -159,14 +166,17 @@ def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
 
 
 def _claim_ticket(storage: BaseStorage, study_id: int) -> int | None:
-    """Atomically move one waiting trial to RUNNING; its id, or None if none is waiting."""
-    for t in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+    """Take one queued trial with ``study.ask()`` (moved to RUNNING atomically); its id, or
+    None if none is waiting. What a worker does first (tests use it to stage a crash)."""
+    with critical_section():
+        study = optuna.load_study(
+            study_name=storage.get_study_name_from_id(study_id), storage=tickets_only(storage)
+        )
         try:
-            if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                return t._trial_id
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None
+            trial = study.ask()
+        except NoTicketError:
+            return None
+        return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
 
 
 def _fail_and_requeue(
@@ -236,7 +246,16 @@ def run_worker(
         with critical_section():
             left = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         for t in left:
-            _fail_and_requeue(study, storage, t._trial_id, max_retry)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            _fail_and_requeue(study, storage, trial_id, max_retry)
+    # the study that asks for tickets: ask() takes a queued trial, never creates one
+    with critical_section():
+        asking = optuna.load_study(
+            study_name=study.study_name,
+            storage=tickets_only(storage),
+            sampler=study.sampler,
+            pruner=study.pruner,
+        )
     start = time.monotonic()
     done = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
     consecutive_failures = 0
@@ -274,7 +293,7 @@ def run_worker(
                     if finished + running < target and top_up(study):
                         continue  # a ticket was lost (retries exhausted): queue another
                     break
-                ran = _claim_and_run(study, storage, study_id, objective, max_retry)
+                ran = _claim_and_run(asking, storage, study_id, objective, max_retry)
                 if ran is None:
                     continue  # another worker took the last waiting ticket
                 trial_id, state = ran
@@ -317,12 +336,13 @@ def _claim_and_run(study, storage, study_id, objective, max_retry) -> tuple[int,
     told = False
     try:
         with critical_section():
-            trial_id = _claim_ticket(storage, study_id)
-        if trial_id is None:
-            return None
+            try:
+                trial = study.ask()
+            except NoTicketError:
+                return None
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         with _heartbeat(storage, trial_id):
             with critical_section():
-                trial = optuna.Trial(study, trial_id)
                 trial.set_user_attr("worker", worker_id())
             try:
                 value = objective(trial)
