@@ -590,6 +590,8 @@ def run_predict(
         raise InputError(
             "predict needs INPUTS: image folders, image files or a FER2013 CSV (or --info)"
         )
+    if Path(output).is_dir():
+        raise InputError(f"-o {os.fspath(output)!r} is a folder; expected the CSV file to write")
     src = collect_inputs(inputs, usage)
     image = details["image"]
     size = "any size" if image["resizes"] else "x".join(map(str, image.get("shape") or "?"))

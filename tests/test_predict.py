@@ -196,6 +196,8 @@ def test_no_inputs_found_or_missing_input_exit_2(saved, tmp_path, capsys):
     assert "no such file or folder" in one_error_line(capsys)
     assert main(["predict", pipe, "-o", out]) == 2
     assert "predict needs INPUTS" in one_error_line(capsys)
+    assert main(["predict", pipe, str(tmp_path), "-o", str(tmp_path)]) == 2
+    assert "is a folder; expected the CSV file to write" in one_error_line(capsys)
     assert not Path(out).exists()
 
 
