@@ -325,3 +325,31 @@ def test_bare_and_dict_pipelines(saved, faces, tmp_path, capsys):
     assert meta2["note"] == 1 and type(model2) is type(model)
     with pytest.raises(PipelineFileError, match="no such file"):
         load_pipeline(tmp_path / "none.joblib")
+
+
+def test_a_real_process_reports_a_corrupt_image_and_exits_0(saved, faces, tmp_path):
+    import subprocess
+    import sys
+
+    folder = image_folder(tmp_path, faces, n=3)
+    out = tmp_path / "p.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hybridfer", "predict", str(saved / "pipeline.joblib")]
+        + [str(folder), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal, no traceback
+    assert "predicted 3 of 4 images" in proc.stdout and "1 image could not be read" in proc.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "hybridfer", "predict", str(tmp_path / "none.joblib"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"hybridfer predict: error: pipeline file '{tmp_path / 'none.joblib'}': no such file"
+    ]
