@@ -326,7 +326,9 @@ def run_worker(
 
 
 def _claim_and_run(study, storage, study_id, objective, max_retry) -> tuple[int, TrialState] | None:
-    """Claim a waiting trial and run it; ``(trial id, final state)``, or None if none waits.
+    """Take a queued trial with ``study.ask()`` (``study`` asks on a
+    :func:`~hybridfer.tuning.storage.tickets_only` view), run it and ``tell`` its result;
+    ``(trial id, final state)``, or None if no trial is waiting.
 
     From the claim to the tell, any exception (a Ctrl-C included) fails the trial and queues
     a copy of it; the claim and the tell are critical sections, so that an interrupt lands
