@@ -348,3 +348,32 @@ def test_training_from_files_equals_training_from_arrays(tmp_path):
     assert [h["loss"] for h in from_files.history_] == pytest.approx(
         [h["loss"] for h in from_arrays.history_], rel=1e-5
     )
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_fit_module_from_files_with_and_without_workers(tmp_path, workers):
+    from PIL import Image
+
+    from hybridfer.images import as_image_source
+
+    X, y = _images(n=20, size=16)
+    paths = []
+    for i, img in enumerate(X):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(img).save(paths[-1])
+
+    def fit(data):
+        with seeded(0):
+            model = nn.Sequential(nn.Flatten(), nn.Linear(256, 2))
+        config = TrainConfig(
+            epochs=2, batch_size=6, num_workers=workers, random_state=0, precision="float32"
+        )
+        result = fit_module(model, data, y, config, prepare=lambda b: b.float().div(255))
+        return model, result
+
+    m_files, r_files = fit(as_image_source(paths, None, color="gray", name="X"))
+    m_arrays, r_arrays = fit(X)
+    assert [h["loss"] for h in r_files.history] == pytest.approx(
+        [h["loss"] for h in r_arrays.history], rel=1e-6
+    )
+    torch.testing.assert_close(m_files[1].weight, m_arrays[1].weight)
