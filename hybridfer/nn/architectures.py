@@ -309,7 +309,22 @@ class FERResNet(_PooledHead):
 class FERVGG(_PooledHead):
     """A VGG-style network: per width, ``convs`` Conv3x3-BN-ReLU then MaxPool2 (and dropout
     ``block_dropout``), then global average pooling, Dense(``embedding_dim``) ReLU, Dropout,
-    Dense(``n_classes``)."""
+    Dense(``n_classes``).
+
+    Measured on FER2013 (trained on Training from scratch, scored on all 3,589 PublicTest
+    images), 2 CPU cores of a Xeon with native bf16 (bf16 autocast, channels-last):
+
+    - widths 48-96-192-384 (2.74 M parameters), the ``fer2013-cpu`` recipe: 42-minute budget
+      (22 epochs at about 100 s each), AdamW 2e-3, one-cycle annealed over the budget, the
+      ``"fer"`` augmentation, label smoothing 0.1, EMA 0.999: **64.5%** accuracy (macro-F1
+      0.607); logistic regression on its embeddings 65.5%. Its training accuracy (66.3%,
+      augmented) says it is still under-fitted: a longer budget pays.
+    - widths 32-64-128-256 (1.24 M), 22 epochs of AdamW with cosine (an earlier engine):
+      62.8%.
+
+    Training throughput of the 32-64-128-256 net at 48x48, batch 64: 217 img/s bare float32,
+    2.9x that in bf16 + channels-last (``benchmarks/bench_training.py``).
+    """
 
     def __init__(
         self,
