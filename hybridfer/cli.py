@@ -994,6 +994,12 @@ def _parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue a killed run from its checkpoints"
     )
     r.add_argument("--budget-minutes", type=_minutes, help="training budget in minutes (cpu scale)")
+    r.add_argument(
+        "--protocol",
+        choices=("honest", "paper", "both"),
+        help="a paper recipe's protocol: the paper's own, the honest one, or both side by side",
+    )
+    r.add_argument("--model", type=int, choices=(1, 2, 3), help="cnn-lstm-fer2013: which model")
     return p
 
 
@@ -1007,11 +1013,14 @@ def run_recipes() -> None:
         _echo(f"    {recipe.title}", f"    source: {recipe.source}", f"    claims: {claims}")
 
 
-def run_reproduce(name, *, data, scale=None, workdir=None, resume=False, budget_minutes=None):
-    """``hybridfer reproduce``: run a recipe, print its table and where the report is."""
+def run_reproduce(name, *, data, scale=None, workdir=None, resume=False, **options):
+    """``hybridfer reproduce``: run a recipe, print its table and where the report is.
+
+    ``options`` that are None (flags not given) are left to the recipe's defaults.
+    """
     from hybridfer.recipes import run_recipe
 
-    options = {} if budget_minutes is None else {"budget_minutes": budget_minutes}
+    options = {k: v for k, v in options.items() if v is not None}
     result = run_recipe(name, data, scale=scale, workdir=workdir, resume=resume, **options)
     _echo(
         f"{result.recipe} v{result.version}, scale {result.scale}, {result.wall_time:.0f} s",
@@ -1085,6 +1094,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir=args.workdir,
                 resume=args.resume,
                 budget_minutes=args.budget_minutes,
+                protocol=args.protocol,
+                model=args.model,
             )
         elif args.command == "predict":
             run_predict(

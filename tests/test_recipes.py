@@ -94,6 +94,8 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
 def test_bad_inputs(tmp_path):
     with pytest.raises(RecipeError, match="scale must be one of"):
         run_recipe("fer2013-cpu", tmp_path, scale="huge", workdir=tmp_path / "w")
+    with pytest.raises(RecipeError, match=r"does not take the option\(s\) \['protocol'\]"):
+        run_recipe("fer2013-cpu", tmp_path, scale="smoke", workdir=tmp_path / "w", protocol="paper")
     with pytest.raises(RecipeError, match="does not exist"):
         run_recipe("fer2013-cpu", tmp_path / "missing", scale="smoke", workdir=tmp_path / "w")
 

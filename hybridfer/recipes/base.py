@@ -62,6 +62,8 @@ class Recipe:
     run : callable
         ``run(data, scale=..., workdir=..., resume=..., **options) -> RecipeResult``.
     default_scale : str
+    options : tuple of str
+        The keyword options ``run`` takes besides data, scale, workdir and resume.
     """
 
     name: str
@@ -71,6 +73,7 @@ class Recipe:
     version: str
     run: Callable[..., RecipeResult]
     default_scale: str = "cpu"
+    options: tuple[str, ...] = ()
 
 
 def register(recipe: Recipe) -> Recipe:
@@ -107,6 +110,12 @@ def run_recipe(
 ) -> RecipeResult:
     """Run the recipe ``name`` on ``data`` at ``scale``; write its report to ``workdir``."""
     recipe = get_recipe(name)
+    unknown = sorted(set(options) - set(recipe.options))
+    if unknown:
+        raise RecipeError(
+            f"recipe {name!r} does not take the option(s) {unknown}; it takes "
+            f"{list(recipe.options) or 'none'}"
+        )
     scale = scale or recipe.default_scale
     if scale not in SCALES:
         raise RecipeError(f"scale must be one of {list(SCALES)}, got {scale!r}")

@@ -372,5 +372,16 @@ CNN_LSTM_RECIPE = register(
         version=VERSION,
         run=_run,
         default_scale="cpu",
+        options=(
+            "model",
+            "protocol",
+            "budget_minutes",
+            "epochs",
+            "fraction",
+            "honest_oversample",
+            "random_state",
+            "device",
+            "verbose",
+        ),
     )
 )

@@ -391,6 +391,8 @@ def _runner(default_scale: str):
     return run
 
 
+_OPTIONS = ("budget_minutes", "random_state", "verbose", "device")
+
 FER2013_RECIPES = [
     register(
         Recipe(
@@ -401,6 +403,7 @@ FER2013_RECIPES = [
             version=VERSION,
             run=_runner("cpu"),
             default_scale="cpu",
+            options=_OPTIONS,
         )
     ),
     register(
@@ -412,6 +415,7 @@ FER2013_RECIPES = [
             version=VERSION,
             run=_runner("full"),
             default_scale="full",
+            options=_OPTIONS,
         )
     ),
 ]
