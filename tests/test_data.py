@@ -259,3 +259,18 @@ def test_ckplus48_real_subjects_and_grouped_folds(ckplus_root: Path) -> None:
     assert ds.class_counts() == CK_COUNTS
     for train, test in make_cv(10, groups=ds.groups).split(ds.images, ds.y, ds.groups):
         assert not set(ds.groups[train]) & set(ds.groups[test])
+
+
+def test_holdout_split_and_stratified_subsample():
+    from hybridfer.data import holdout_split, is_dataset, make_faces, stratified_subsample
+
+    ds = make_faces(n_samples=140, image_size=24, random_state=0)
+    assert is_dataset(ds) and not is_dataset(ds.X)
+    train, test = holdout_split(ds, 0.25, random_state=0)
+    assert len(train) + len(test) == len(ds)
+    if ds.groups is not None:  # subject-grouped: no subject on both sides
+        assert not set(train.groups) & set(test.groups)
+    assert holdout_split(ds, 0.0) == (ds, None)
+    sub = stratified_subsample(train, 35, random_state=0)
+    assert len(sub) == 35 and set(sub.labels) == set(train.labels)
+    assert "subsample 35" in sub.name and stratified_subsample(train, 0) is train

@@ -2,7 +2,7 @@
 evaluation protocols (honest and the papers' leaky ones)."""
 
 from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
-from hybridfer.data.dataset import FERDataset
+from hybridfer.data.dataset import FERDataset, is_dataset
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
 from hybridfer.data.protocols import (
@@ -28,7 +28,13 @@ from hybridfer.data.sequences import (
     frames_from_dataset,
     make_frame_windows,
 )
-from hybridfer.data.splits import check_disjoint_groups, make_cv, usage_split
+from hybridfer.data.splits import (
+    check_disjoint_groups,
+    holdout_split,
+    make_cv,
+    stratified_subsample,
+    usage_split,
+)
 from hybridfer.data.synthetic import make_faces
 
 __all__ = [
@@ -53,6 +59,9 @@ __all__ = [
     "FrameWindows",
     "PerFrame",
     "check_disjoint_groups",
+    "holdout_split",
+    "is_dataset",
+    "stratified_subsample",
     "clips_from_paths",
     "frames_from_dataset",
     "list_image_folder",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["FERDataset"]
+__all__ = ["FERDataset", "is_dataset"]
 
 
 @dataclass
@@ -126,3 +126,9 @@ class FERDataset:
         out = self.subset(np.isin(self.usage, wanted))
         out.name = f"{self.name}[{'+'.join(wanted)}]"
         return out
+
+
+def is_dataset(obj: object) -> bool:
+    """Whether ``obj`` is a labelled dataset (a :class:`FERDataset` or anything with ``X``
+    and ``labels``), which functions taking images accept in place of ``X, y``."""
+    return hasattr(obj, "X") and hasattr(obj, "labels")

@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import (
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+    train_test_split,
+)
 
 from hybridfer.data.dataset import FERDataset
 
-__all__ = ["check_disjoint_groups", "make_cv", "usage_split"]
+__all__ = [
+    "check_disjoint_groups",
+    "holdout_split",
+    "make_cv",
+    "stratified_subsample",
+    "usage_split",
+]
 
 
 def usage_split(
@@ -60,3 +71,46 @@ def check_disjoint_groups(groups: Sequence, train_idx: np.ndarray, test_idx: np.
             f"groups {shared[:5].tolist()} appear in both train and test "
             f"({shared.size} shared): this split leaks subjects"
         )
+
+
+def holdout_split(
+    ds: FERDataset, test_size: float, random_state: int | None = 0
+) -> tuple[FERDataset, FERDataset | None]:
+    """A stratified train/test split, subject-grouped when the dataset has groups.
+
+    ``test_size <= 0`` returns ``(ds, None)``. With groups, the test part is one fold of a
+    :class:`~sklearn.model_selection.StratifiedGroupKFold` with ``round(1 / test_size)``
+    folds, so no subject is on both sides.
+    """
+    if test_size <= 0:
+        return ds, None
+    y = ds.labels
+    if ds.groups is not None:
+        n_splits = max(2, int(round(1 / test_size)))
+        n_groups = len(np.unique(ds.groups))
+        if n_groups < n_splits:
+            raise ValueError(
+                f"{ds.name} has {n_groups} subjects, too few for a grouped test_size of {test_size}"
+            )
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+        train, test = next(splitter.split(np.zeros(len(y)), y, ds.groups))
+        check_disjoint_groups(ds.groups, train, test)
+    else:
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=test_size, random_state=random_state
+        )
+        train, test = next(splitter.split(np.zeros(len(y)), y))
+    return ds.subset(np.sort(train)), ds.subset(np.sort(test))
+
+
+def stratified_subsample(ds: FERDataset, n: int, random_state: int | None = 0) -> FERDataset:
+    """``n`` images drawn stratified by class (the dataset itself when ``n`` is 0 or covers
+    it); the name records the subsample."""
+    if not n or n >= len(ds):
+        return ds
+    idx, _ = train_test_split(
+        np.arange(len(ds)), train_size=n, stratify=ds.labels, random_state=random_state
+    )
+    out = ds.subset(np.sort(idx))
+    out.name = f"{ds.name}[subsample {n}]"
+    return out

@@ -55,6 +55,7 @@ import pandas as pd
 from PIL import Image
 from scipy.fft import dct
 
+from ..data.dataset import is_dataset
 from ..images import ImageSource, as_image_source, content_hash, read_images
 
 __all__ = ["LeakageReport", "leakage_audit", "perceptual_hash"]
@@ -486,7 +487,7 @@ def _unpack(data: object, name: str) -> tuple[ImageSource, np.ndarray | None, np
     """Images, paths and labels from an image input or a dataset (anything with X and labels)."""
     labels = None
     paths = None
-    if hasattr(data, "X") and hasattr(data, "labels"):
+    if is_dataset(data):
         labels = np.asarray(data.labels)
         paths = getattr(data, "paths", None)
         data = data.X

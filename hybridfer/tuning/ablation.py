@@ -20,6 +20,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from hybridfer.data.dataset import is_dataset
 from hybridfer.tuning.objective import CVObjective, check_scoring
 from hybridfer.tuning.spaces import PipelineSpace
 from hybridfer.tuning.study import (
@@ -359,11 +360,11 @@ def ablate(
     cache, reuse_features, resample, random_state, progress, max_trials
         As in :func:`hybridfer.tuning.tune`.
     """
-    if hasattr(X, "labels") and hasattr(X, "X") and y is None:
+    if is_dataset(X) and y is None:
         X, y, groups = X.X, X.y, X.groups if groups is None else groups
     if y is None:
         raise ValueError("y is required unless X is a dataset (hybridfer.data.FERDataset)")
-    if hasattr(X_test, "labels") and hasattr(X_test, "X") and y_test is None:
+    if is_dataset(X_test) and y_test is None:
         X_test, y_test = X_test.X, X_test.y
     metrics = [check_scoring(m, "metrics") for m in dict.fromkeys(metrics)]
     if not metrics:

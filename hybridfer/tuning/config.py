@@ -502,40 +502,12 @@ def load_config(path: str | os.PathLike) -> Config:
 
 
 def _holdout(ds, test_size: float, random_state: int):
-    """A stratified (subject-grouped when the data has groups) train/test split."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+    from hybridfer.data import holdout_split
 
-    if test_size <= 0:
-        return ds, None
-    y = ds.labels
-    if ds.groups is not None:
-        n_splits = max(2, int(round(1 / test_size)))
-        n_groups = len(np.unique(ds.groups))
-        if n_groups < n_splits:
-            raise ConfigError(
-                f"{ds.name} has {n_groups} subjects, too few for a grouped test_size of {test_size}"
-            )
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-        train, test = next(splitter.split(np.zeros(len(y)), y, ds.groups))
-    else:
-        splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=test_size, random_state=random_state
-        )
-        train, test = next(splitter.split(np.zeros(len(y)), y))
-    return ds.subset(np.sort(train)), ds.subset(np.sort(test))
-
-
-def _subsample(ds, n: int, random_state: int):
-    if not n or n >= len(ds):
-        return ds
-    from sklearn.model_selection import train_test_split
-
-    idx, _ = train_test_split(
-        np.arange(len(ds)), train_size=n, stratify=ds.labels, random_state=random_state
-    )
-    out = ds.subset(np.sort(idx))
-    out.name = f"{ds.name}[subsample {n}]"
-    return out
+    try:
+        return holdout_split(ds, test_size, random_state)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_data(cfg: Config | DataSection, base_dir: Path | None = None):
@@ -623,7 +595,7 @@ def _load_splits(d: DataSection, path: Path | None):
     else:
         ds = data.load_fer2013(path, usages=[d.train_usage, d.test_usage], lazy=d.lazy)
         train, test = data.usage_split(ds, train=d.train_usage, test=d.test_usage)
-    train = _subsample(train, d.subsample, d.random_state)
+    train = data.stratified_subsample(train, d.subsample, d.random_state)
     if test is not None:
-        test = _subsample(test, d.test_subsample, d.random_state)
+        test = data.stratified_subsample(test, d.test_subsample, d.random_state)
     return train, test

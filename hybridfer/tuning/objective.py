@@ -108,7 +108,7 @@ def make_folds(
     ``cv`` is a number of folds (see :func:`hybridfer.data.make_cv`), a scikit-learn splitter,
     or an explicit list of ``(train, validation)`` index pairs.
     """
-    from hybridfer.data import make_cv
+    from hybridfer.data import check_disjoint_groups, make_cv
 
     if isinstance(cv, (list, tuple)):
         folds = [(np.asarray(tr, dtype=np.intp), np.asarray(va, dtype=np.intp)) for tr, va in cv]
@@ -122,14 +122,13 @@ def make_folds(
     if len(folds) < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {len(folds)}")
     if groups is not None:
-        groups = np.asarray(groups)
         for k, (tr, va) in enumerate(folds):
-            shared = np.intersect1d(groups[tr], groups[va])
-            if shared.size:
+            try:
+                check_disjoint_groups(groups, tr, va)
+            except ValueError as exc:
                 raise ValueError(
-                    f"fold {k} has groups on both sides (e.g. {shared[:3].tolist()})"
-                    "; use a grouped splitter"
-                )
+                    f"fold {k} has groups on both sides: {exc}; use a grouped splitter"
+                ) from None
     return folds
 
 

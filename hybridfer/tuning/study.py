@@ -31,6 +31,7 @@ from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hybridfer.data.dataset import is_dataset
 from hybridfer.tuning.interrupts import critical_section, request_stop
 from hybridfer.tuning.objective import CVObjective
 from hybridfer.tuning.samplers import (
@@ -379,7 +380,7 @@ class TuneResult:
 
 
 def _unpack_dataset(X, y, groups):
-    if hasattr(X, "labels") and hasattr(X, "X") and y is None:
+    if is_dataset(X) and y is None:
         ds = X
         return ds.X, ds.y, ds.groups if groups is None else groups, ds.name
     if y is None:
