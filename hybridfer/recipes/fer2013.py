@@ -117,17 +117,6 @@ def _soft_class_weights(labels: np.ndarray, classes: tuple[str, ...], power: flo
     return {c: float(v) for c, v in zip(classes, w, strict=True)}
 
 
-def _stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    from sklearn.model_selection import train_test_split
-
-    if n >= len(labels):
-        return np.arange(len(labels))
-    idx, _ = train_test_split(
-        np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed
-    )
-    return np.sort(idx)
-
-
 def _heads(scale: str, seed: int) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -184,7 +173,7 @@ def run_fer2013(
     from sklearn.pipeline import Pipeline
 
     from hybridfer._io import atomic_path
-    from hybridfer.data import load_fer2013
+    from hybridfer.data import load_fer2013, stratified_subsample
     from hybridfer.evaluation import evaluate_predictions, leakage_audit, plot_confusion_matrix
     from hybridfer.extractors import CNNFeatures
     from hybridfer.images import read_images
@@ -203,10 +192,8 @@ def run_fer2013(
     if "PrivateTest" in usages:
         tests["PrivateTest"] = ds.split("PrivateTest")
     if scale == "smoke":
-        train = train.subset(_stratified_subset(train.labels, 280, random_state))
-        tests = {
-            k: v.subset(_stratified_subset(v.labels, 140, random_state)) for k, v in tests.items()
-        }
+        train = stratified_subsample(train, 280, random_state)
+        tests = {k: stratified_subsample(v, 140, random_state) for k, v in tests.items()}
     classes = train.classes
 
     def load(split):
