@@ -790,26 +790,23 @@ def _count(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
+def _positive(unit: str):
+    """An argparse type: a number of ``unit`` > 0."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit} > 0, got {text!r}")
+        return value
+
+    return parse
 
 
-def _minutes(text: str) -> float:
-    """An argparse type: a number of minutes > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0, got {text!r}")
-    return value
+_seconds = _positive("seconds")
+_minutes = _positive("minutes")
 
 
 def _parser() -> argparse.ArgumentParser:

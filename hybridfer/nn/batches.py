@@ -16,16 +16,20 @@ from torch.utils.data import DataLoader, Dataset
 
 from hybridfer.images import ImageSource, read_image
 
-__all__ = ["default_num_workers", "iter_batches"]
+__all__ = ["available_cpus", "default_num_workers", "iter_batches"]
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS reports it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def default_num_workers() -> int:
     """Decoding workers used when ``num_workers`` is None: ``min(4, CPUs)``."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return min(4, cpus)
+    return min(4, available_cpus())
 
 
 class _PathDataset(Dataset):

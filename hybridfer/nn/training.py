@@ -40,7 +40,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from hybridfer.nn.batches import default_num_workers, iter_batches
+from hybridfer.nn.batches import available_cpus, default_num_workers, iter_batches
 from hybridfer.nn.callbacks import Callback, Checkpoint, EarlyStopping, TimeBudget, as_callback
 from hybridfer.nn.devices import (
     autocast,
@@ -356,11 +356,7 @@ def training_workers(device: torch.device) -> int:
     """
     if device.type != "cpu":
         return default_num_workers()
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(0, min(4, cpus - torch.get_num_threads()))
+    return max(0, min(4, available_cpus() - torch.get_num_threads()))
 
 
 def _is_conv_net(model: nn.Module) -> bool:
