@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
     "METADATA_ATTR",
     "PipelineFileError",
@@ -586,7 +588,7 @@ def predict_to_csv(
     from hybridfer._io import atomic_path
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise ValueError(f"batch_size must be an integer >= 1, got {plain_repr(batch_size)}")
     src = inputs if isinstance(inputs, _Inputs) else collect_inputs(inputs, usage)
     info = pipeline_info(model, metadata)
     color = info["image"].get("color") or "gray"

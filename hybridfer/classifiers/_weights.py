@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from hybridfer._messages import plain_repr
+
 
 def class_weight_vector(
     class_weight: str | Mapping | None,
@@ -46,7 +48,7 @@ def class_weight_vector(
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}"
+                f"class_weight must be None, 'balanced' or a dict; got {plain_repr(class_weight)}"
             )
         totals = np.bincount(y_encoded, weights=sample_weight, minlength=n_classes)
         present = totals > 0
@@ -60,13 +62,13 @@ def class_weight_vector(
         unknown = [k for k in class_weight if k not in known]
         if unknown:
             raise ValueError(
-                f"class_weight has labels {unknown!r} that are not classes of y "
-                f"{classes.tolist()!r}"
+                f"class_weight has labels {plain_repr(unknown)} that are not classes of y "
+                f"{plain_repr(classes)}"
             )
         weights = np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError(
-                f"class_weight values must be finite and non-negative; got {class_weight!r}"
+                f"class_weight values must be finite and non-negative; got {plain_repr(class_weight)}"
             )
         return weights
     raise TypeError(

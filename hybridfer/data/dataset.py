@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from hybridfer._messages import plain
+
 __all__ = ["FERDataset", "is_dataset"]
 
 
@@ -55,9 +57,11 @@ class FERDataset:
                 setattr(self, attr, value)
             if len(value) != n:
                 raise ValueError(f"{attr} has {len(value)} entries but labels has {n}")
-        unknown = sorted(set(np.unique(self.labels)) - set(self.classes))
+        unknown = sorted(set(self.labels.tolist()) - set(plain(list(self.classes))))
         if unknown:
-            raise ValueError(f"labels {unknown} are not among the classes {list(self.classes)}")
+            raise ValueError(
+                f"labels {unknown} are not among the classes {plain(list(self.classes))}"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.splits import make_cv
 
@@ -172,12 +173,12 @@ def _resample_train(
 
 def _check_resample(resample: Any) -> None:
     if resample not in _RESAMPLE:
-        raise ValueError(f"resample must be one of {list(_RESAMPLE)}, got {resample!r}")
+        raise ValueError(f"resample must be one of {list(_RESAMPLE)}, got {plain_repr(resample)}")
 
 
 def _check_fraction(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be a fraction in (0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a fraction in (0, 1), got {plain_repr(value)}")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
     "FrameWindows",
     "PerFrame",
@@ -116,7 +118,7 @@ def _window_label(labels: np.ndarray, rule: str | Callable) -> Any:
             if counts[value] == best:
                 return value
     raise ValueError(
-        f"label must be 'last', 'first', 'center', 'majority' or a callable, got {rule!r}"
+        f"label must be 'last', 'first', 'center', 'majority' or a callable, got {plain_repr(rule)}"
     )
 
 
@@ -171,11 +173,11 @@ def make_frame_windows(
         On mismatched lengths, a clip spanning several groups, or no window at all.
     """
     if not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+        raise ValueError(f"window must be a positive int, got {plain_repr(window)}")
     if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+        raise ValueError(f"stride must be a positive int, got {plain_repr(stride)}")
     if pad not in (None, "first", "last"):
-        raise ValueError(f"pad must be None, 'first' or 'last', got {pad!r}")
+        raise ValueError(f"pad must be None, 'first' or 'last', got {plain_repr(pad)}")
     is_paths = isinstance(X, (list, tuple)) and len(X) > 0 and isinstance(X[0], (str, Path))
     data = np.asarray([str(p) for p in X]) if is_paths else np.asarray(X)
     n = len(data)
@@ -297,7 +299,7 @@ class PerFrame(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> PerFrame:
         """Fit the per-frame transformer on all frames of the windows ``X``."""
         if self.output not in ("sequence", "flat"):
-            raise ValueError(f"output must be 'sequence' or 'flat', got {self.output!r}")
+            raise ValueError(f"output must be 'sequence' or 'flat', got {plain_repr(self.output)}")
         flat, m, T = self._frames(X)
         y_frames = None if y is None else np.repeat(np.asarray(y), T)
         self.transformer_ = clone(self.transformer).fit(flat, y_frames)

@@ -12,6 +12,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
 
 __all__ = [
@@ -49,7 +50,7 @@ def make_cv(
     pass the same ``groups`` to its ``split``. Without, :class:`StratifiedKFold`.
     """
     if not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+        raise ValueError(f"n_splits must be an integer >= 2, got {plain_repr(n_splits)}")
     rs = random_state if shuffle else None
     if groups is not None:
         n_groups = len(np.unique(np.asarray(groups)))

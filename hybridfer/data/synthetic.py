@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.fer2013 import FER2013_CLASSES
 
@@ -141,11 +142,11 @@ def make_faces(
         ``subject_<k>``.
     """
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        raise ValueError(f"n_samples must be a positive integer, got {plain_repr(n_samples)}")
     if not isinstance(image_size, (int, np.integer)) or image_size < 16:
-        raise ValueError(f"image_size must be an integer >= 16, got {image_size!r}")
+        raise ValueError(f"image_size must be an integer >= 16, got {plain_repr(image_size)}")
     if n_subjects < 1:
-        raise ValueError(f"n_subjects must be >= 1, got {n_subjects!r}")
+        raise ValueError(f"n_subjects must be >= 1, got {plain_repr(n_subjects)}")
     rng = np.random.default_rng(random_state)
     classes = FER2013_CLASSES
     weights = np.ones(len(classes))

@@ -16,6 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
+from hybridfer._messages import plain_repr
+
 from .._io import atomic_path
 from ._labels import check_labels
 
@@ -26,7 +28,7 @@ _NORMALIZE = (None, "true", "pred", "all")
 
 def _check_normalize(normalize: str | None) -> None:
     if normalize not in _NORMALIZE:
-        raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
+        raise ValueError(f"normalize must be one of {_NORMALIZE}, got {plain_repr(normalize)}")
 
 
 def confusion_matrix_frame(

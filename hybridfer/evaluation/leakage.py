@@ -55,6 +55,7 @@ import pandas as pd
 from PIL import Image
 from scipy.fft import dct
 
+from .._messages import plain_repr
 from ..data.dataset import is_dataset
 from ..images import ImageSource, as_image_source, content_hash, read_images
 
@@ -477,7 +478,7 @@ def _format_count(value: int | float) -> str:
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
+        raise TypeError(f"{name} must be an int, got {plain_repr(value)}")
     if value < low or (high is not None and value > high):
         bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be {bound}, got {value}")
@@ -562,7 +563,9 @@ def leakage_audit(
     if not isinstance(min_correlation, (int, float, np.floating)) or not (
         -1.0 <= min_correlation <= 1.0
     ):
-        raise ValueError(f"min_correlation must be a number in [-1, 1], got {min_correlation!r}")
+        raise ValueError(
+            f"min_correlation must be a number in [-1, 1], got {plain_repr(min_correlation)}"
+        )
     train_src, train_paths, train_labels = _unpack(train, "train")
     test_src, test_paths, test_labels = _unpack(test, "test")
     vocabulary: dict[str, int] = {}

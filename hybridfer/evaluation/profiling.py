@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from hybridfer._messages import plain_repr
+
 from ..nn.architectures import count_parameters
 from ..nn.devices import resolve_device
 
@@ -29,10 +31,10 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     except (TypeError, ValueError):
         raise ValueError(
             f"input_shape must be a sequence of positive ints such as (1, 3, 224, 224), "
-            f"got {input_shape!r}"
+            f"got {plain_repr(input_shape)}"
         ) from None
     if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"input_shape must hold positive sizes, got {input_shape!r}")
+        raise ValueError(f"input_shape must hold positive sizes, got {plain_repr(input_shape)}")
     return shape
 
 
@@ -121,9 +123,9 @@ def measure_latency(
     _check_model(model)
     shape = _check_shape(input_shape)
     if not isinstance(n_runs, int) or n_runs < 2:
-        raise ValueError(f"n_runs must be an int >= 2, got {n_runs!r}")
+        raise ValueError(f"n_runs must be an int >= 2, got {plain_repr(n_runs)}")
     if not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+        raise ValueError(f"warmup must be an int >= 0, got {plain_repr(warmup)}")
     dev = resolve_device(device)
     generator = torch.Generator().manual_seed(random_state)
     x = torch.randn(shape, generator=generator).to(dev)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
+from hybridfer._messages import plain_repr
+
 from ._labels import check_labels
 from .confusion import confusion_matrix_frame
 
@@ -63,7 +65,7 @@ def classification_report_frame(
         ``labels`` (the message names them).
     """
     if digits is not None and (not isinstance(digits, (int, np.integer)) or digits < 0):
-        raise ValueError(f"digits must be a non-negative int or None, got {digits!r}")
+        raise ValueError(f"digits must be a non-negative int or None, got {plain_repr(digits)}")
     y_true, y_pred, labels = check_labels(y_true, y_pred, labels)
     clash = [c for c in labels.tolist() if c in SUMMARY_ROWS]
     if clash:

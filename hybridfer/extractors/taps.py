@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
     "POOLINGS",
     "Tap",
@@ -104,7 +106,7 @@ def resolve_taps(
         names = list(names)
     except TypeError:
         raise ValueError(
-            f"{owner}: layers must be a tap name or a list of tap names, got {layers!r}"
+            f"{owner}: layers must be a tap name or a list of tap names, got {plain_repr(layers)}"
         ) from None
     if not names:
         raise ValueError(f"{owner}: layers is empty; valid taps are {_describe(taps)}")
@@ -112,7 +114,7 @@ def resolve_taps(
     out: list[Tap] = []
     for name in names:
         if not isinstance(name, str):
-            raise ValueError(f"{owner}: layer names must be strings, got {name!r}")
+            raise ValueError(f"{owner}: layer names must be strings, got {plain_repr(name)}")
         if name in taps:
             out.append(taps[name])
         elif name in modules:

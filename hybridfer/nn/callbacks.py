@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from hybridfer._io import atomic_path
+from hybridfer._messages import plain_repr
 
 if TYPE_CHECKING:  # pragma: no cover
     from hybridfer.nn.training import TrainState
@@ -64,7 +65,9 @@ def as_callback(obj: Any) -> Callback:
         return obj
     if callable(obj):
         return _FunctionCallback(obj)
-    raise TypeError(f"a callback must be a Callback or a function of the epoch record, got {obj!r}")
+    raise TypeError(
+        f"a callback must be a Callback or a function of the epoch record, got {plain_repr(obj)}"
+    )
 
 
 class EarlyStopping(Callback):
@@ -78,7 +81,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int | None = 10) -> None:
         if monitor not in ("val_loss", "val_accuracy"):
-            raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', got {monitor!r}")
+            raise ValueError(
+                f"monitor must be 'val_loss' or 'val_accuracy', got {plain_repr(monitor)}"
+            )
         self.monitor = monitor
         self.patience = patience
         self.best_score = -math.inf

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridfer._messages import plain_repr
 from hybridfer.nn.augment import make_augmentation
 from hybridfer.nn.devices import resolve_device, to_device
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
@@ -136,7 +137,7 @@ def fine_tune_backbone(
         backbone = backbone_trunk(model)
     head_input = "tokens" if head == "lstm" else "pooled"
     if head not in ("linear", "mlp", "lstm"):
-        raise ValueError(f"head must be 'linear', 'mlp' or 'lstm', got {head!r}")
+        raise ValueError(f"head must be 'linear', 'mlp' or 'lstm', got {plain_repr(head)}")
 
     device = resolve_device(train_config.device)
     backbone.to(device)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from hybridfer._messages import plain_repr
+
 __all__ = ["BackboneClassifier", "PooledHead", "SequenceClassifier", "TapProjection", "mlp"]
 
 
@@ -111,7 +113,7 @@ class SequenceClassifier(nn.Module):
     ) -> None:
         super().__init__()
         if pooling not in ("last", "mean", "max"):
-            raise ValueError(f"pooling must be 'last', 'mean' or 'max', got {pooling!r}")
+            raise ValueError(f"pooling must be 'last', 'mean' or 'max', got {plain_repr(pooling)}")
         self.pooling = pooling
         if tap_sizes is not None:
             if projection_dim is None:
@@ -169,7 +171,9 @@ class BackboneClassifier(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module, head_input: str = "pooled") -> None:
         super().__init__()
         if head_input not in ("pooled", "tokens"):
-            raise ValueError(f"head_input must be 'pooled' or 'tokens', got {head_input!r}")
+            raise ValueError(
+                f"head_input must be 'pooled' or 'tokens', got {plain_repr(head_input)}"
+            )
         self.backbone = backbone
         self.head = head
         self.head_input = head_input

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridfer._messages import plain_repr
+
 __all__ = ["FocalLoss", "compute_class_weights", "make_loss"]
 
 
@@ -49,7 +51,9 @@ class FocalLoss(nn.Module):
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+            raise ValueError(
+                f"reduction must be 'mean', 'sum' or 'none', got {plain_repr(reduction)}"
+            )
         self.gamma = float(gamma)
         self.label_smoothing = float(label_smoothing)
         self.reduction = reduction
@@ -108,7 +112,7 @@ def make_loss(
             label_smoothing=label_smoothing,
             reduction=reduction,
         )
-    raise ValueError(f"loss must be 'cross_entropy' or 'focal', got {name!r}")
+    raise ValueError(f"loss must be 'cross_entropy' or 'focal', got {plain_repr(name)}")
 
 
 def compute_class_weights(
@@ -149,7 +153,7 @@ def compute_class_weights(
             w = len(y) / counts
             return w / w.sum()
         raise ValueError(
-            f"class_weight must be 'balanced', 'normalized', a dict or None, got {class_weight!r}"
+            f"class_weight must be 'balanced', 'normalized', a dict or None, got {plain_repr(class_weight)}"
         )
     if isinstance(class_weight, Mapping):
         out = np.ones(n_classes, dtype=np.float64)
@@ -161,8 +165,8 @@ def compute_class_weights(
                 out[int(key)] = float(value)
             else:
                 raise ValueError(
-                    f"class_weight has key {key!r}, which is not one of the classes "
-                    f"{list(classes) if classes is not None else list(range(n_classes))}"
+                    f"class_weight has key {plain_repr(key)}, which is not one of the classes "
+                    f"{plain_repr(list(classes) if classes is not None else list(range(n_classes)))}"
                 )
         return out
     raise TypeError(

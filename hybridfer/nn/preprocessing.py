@@ -27,6 +27,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
+from hybridfer._messages import plain_repr
+
 __all__ = ["NORMALIZATIONS", "Preprocessor", "normalization_stats", "resolve_input_size"]
 
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -101,7 +103,7 @@ class Preprocessor(nn.Module):
     ) -> None:
         super().__init__()
         if out_channels not in (1, 3):
-            raise ValueError(f"out_channels must be 1 or 3, got {out_channels!r}")
+            raise ValueError(f"out_channels must be 1 or 3, got {plain_repr(out_channels)}")
         self.size = resolve_input_size(input_size)
         self.normalize = normalize
         self.equalize = bool(equalize)

@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from hybridfer._messages import plain_repr
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -287,30 +289,30 @@ def _check_value(value: Any, tp: Any, where: str) -> Any:
         raise errors[0]
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
+            raise ConfigError(f"{where} must be a list, got {plain_repr(value)}")
         return [_check_value(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
+            raise ConfigError(f"{where} must be a number, got {plain_repr(value)}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
+            raise ConfigError(f"{where} must be an integer, got {plain_repr(value)}")
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
+            raise ConfigError(f"{where} must be true or false, got {plain_repr(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
+            raise ConfigError(f"{where} must be a string, got {plain_repr(value)}")
         return value
     raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")  # pragma: no cover
 
 
 def _section(cls: type, table: Any, where: str) -> Any:
     if not isinstance(table, Mapping):
-        raise ConfigError(f"[{where}] must be a table, got {table!r}")
+        raise ConfigError(f"[{where}] must be a table, got {plain_repr(table)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(table) - set(fields))

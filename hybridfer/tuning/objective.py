@@ -30,6 +30,7 @@ import numpy as np
 import optuna
 from sklearn.metrics import get_scorer, get_scorer_names
 
+from hybridfer._messages import plain_repr
 from hybridfer.tuning.interrupts import stop_requested
 from hybridfer.tuning.registry import COMPONENTS, build_classifier, split_feature_set
 from hybridfer.tuning.spaces import PipelineChoice, PipelineSpace
@@ -78,7 +79,7 @@ def resample_indices(
     """
     method = method or "none"
     if method not in RESAMPLERS:
-        raise ValueError(f"resample must be one of {list(RESAMPLERS)}, got {method!r}")
+        raise ValueError(f"resample must be one of {list(RESAMPLERS)}, got {plain_repr(method)}")
     if method == "none":
         return indices
     rng = np.random.default_rng(random_state)
@@ -329,7 +330,9 @@ class CVObjective:
             check_scoring(s, "extra metric") for s in extra_scoring if s != scoring
         )
         if (resample or "none") not in RESAMPLERS:
-            raise ValueError(f"resample must be one of {list(RESAMPLERS)}, got {resample!r}")
+            raise ValueError(
+                f"resample must be one of {list(RESAMPLERS)}, got {plain_repr(resample)}"
+            )
         self.resample = resample or "none"
         self.cache = cache
         self.random_state = random_state

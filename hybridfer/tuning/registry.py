@@ -21,6 +21,8 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
     "COMPONENTS",
     "Component",
@@ -174,7 +176,9 @@ COMPONENTS: dict[str, Component] = {}
 def register_component(component: Component, *, replace: bool = False) -> Component:
     """Add a component to the registry (``replace=True`` to redefine a name)."""
     if component.kind not in (FEATURES, CLASSIFIER):
-        raise ValueError(f"kind must be {FEATURES!r} or {CLASSIFIER!r}, got {component.kind!r}")
+        raise ValueError(
+            f"kind must be {FEATURES!r} or {CLASSIFIER!r}, got {plain_repr(component.kind)}"
+        )
     if "+" in component.name or "/" in component.name or not component.name:
         raise ValueError(
             f"component names may not be empty or contain '+' or '/': {component.name!r}"
@@ -376,7 +380,7 @@ def split_feature_set(feature_set: str, where: str = "feature set") -> tuple[str
     if not isinstance(feature_set, str) or not feature_set.strip():
         raise ComponentError(
             f"{where}: a feature set must be a non-empty string like "
-            f"'hog' or 'resnet50+hog', got {feature_set!r}"
+            f"'hog' or 'resnet50+hog', got {plain_repr(feature_set)}"
         )
     parts = tuple(p.strip() for p in feature_set.split("+"))
     for p in parts:

@@ -15,6 +15,8 @@ import optuna
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 
+from hybridfer._messages import plain_repr
+
 __all__ = ["PRUNERS", "SAMPLERS", "TrialSeededSampler", "make_pruner", "make_sampler"]
 
 SAMPLERS = ("tpe", "random")
@@ -91,7 +93,7 @@ def make_sampler(sampler: str | BaseSampler = "tpe", seed: int | None = 0) -> Ba
             return optuna.samplers.RandomSampler(seed=s)
     else:
         raise ValueError(
-            f"sampler must be one of {list(SAMPLERS)} or an Optuna sampler, got {sampler!r}"
+            f"sampler must be one of {list(SAMPLERS)} or an Optuna sampler, got {plain_repr(sampler)}"
         )
     return TrialSeededSampler(factory, seed)
 
@@ -117,4 +119,6 @@ def make_pruner(
         return optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=max(n_folds, 1), reduction_factor=3
         )
-    raise ValueError(f"pruner must be one of {list(PRUNERS)} or an Optuna pruner, got {pruner!r}")
+    raise ValueError(
+        f"pruner must be one of {list(PRUNERS)} or an Optuna pruner, got {plain_repr(pruner)}"
+    )

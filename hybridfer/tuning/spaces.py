@@ -31,6 +31,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
     "NONE_TOKEN",
     "PipelineChoice",
@@ -123,14 +125,16 @@ def parse_param(spec: Any, where: str) -> BaseDistribution | Any:
         )
     kind = spec.get("type")
     if kind is not None and kind not in _TYPES:
-        raise SpaceError(f"{where}: type must be one of {list(_TYPES)}, got {kind!r}")
+        raise SpaceError(f"{where}: type must be one of {list(_TYPES)}, got {plain_repr(kind)}")
     if "choices" in spec or kind == "categorical":
         extra = sorted(set(spec) - {"choices", "type"})
         if extra:
             raise SpaceError(f"{where}: a categorical entry takes only 'choices', not {extra}")
         choices = spec.get("choices")
         if not isinstance(choices, (list, tuple)) or len(choices) == 0:
-            raise SpaceError(f"{where}: choices must be a non-empty list, got {choices!r}")
+            raise SpaceError(
+                f"{where}: choices must be a non-empty list, got {plain_repr(choices)}"
+            )
         choices = [decode_value(c) for c in choices]
         if any(isinstance(c, (list, tuple, dict)) for c in choices):
             return _JSONChoices(tuple(_encode_choice(c) for c in choices))
@@ -145,15 +149,17 @@ def parse_param(spec: Any, where: str) -> BaseDistribution | Any:
     log = spec.get("log", False)
     step = spec.get("step")
     if not (_is_number(low) and _is_number(high)):
-        raise SpaceError(f"{where}: low and high must be numbers, got {low!r} and {high!r}")
+        raise SpaceError(
+            f"{where}: low and high must be numbers, got {plain_repr(low)} and {plain_repr(high)}"
+        )
     if not isinstance(log, bool):
-        raise SpaceError(f"{where}: log must be true or false, got {log!r}")
+        raise SpaceError(f"{where}: log must be true or false, got {plain_repr(log)}")
     if low > high:
         raise SpaceError(f"{where}: low={low} is greater than high={high}")
     if log and low <= 0:
         raise SpaceError(f"{where}: a log scale needs low > 0, got low={low}")
     if step is not None and not _is_number(step):
-        raise SpaceError(f"{where}: step must be a number, got {step!r}")
+        raise SpaceError(f"{where}: step must be a number, got {plain_repr(step)}")
     if log and step is not None:
         raise SpaceError(f"{where}: step and log=true cannot be combined")
     as_int = kind == "int" or (
@@ -462,9 +468,11 @@ def _as_name_tuple(value: Any, what: str) -> tuple[str, ...]:
     try:
         names = tuple(value)
     except TypeError:
-        raise SpaceError(f"{what} must be a name or a list of names, got {value!r}") from None
+        raise SpaceError(
+            f"{what} must be a name or a list of names, got {plain_repr(value)}"
+        ) from None
     if not names or not all(isinstance(n, str) for n in names):
-        raise SpaceError(f"{what} must be a non-empty list of names, got {value!r}")
+        raise SpaceError(f"{what} must be a non-empty list of names, got {plain_repr(value)}")
     if len(set(names)) != len(names):
         raise SpaceError(f"{what} lists a name twice: {list(names)}")
     return names

@@ -26,6 +26,7 @@ import numpy as np
 import optuna
 from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
 
+from hybridfer._messages import plain_repr
 from hybridfer.tuning.interrupts import critical_section
 
 __all__ = [
@@ -203,7 +204,8 @@ def make_storage(
             )
     if heartbeat_interval is None or heartbeat_interval < 1:
         raise ValueError(
-            f"heartbeat_interval must be a whole number of seconds >= 1, got {heartbeat_interval!r}"
+            "heartbeat_interval must be a whole number of seconds >= 1, got "
+            f"{plain_repr(heartbeat_interval)}"
         )
     grace = grace_period if grace_period is not None else 3 * heartbeat_interval
     if grace <= heartbeat_interval:

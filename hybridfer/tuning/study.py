@@ -31,6 +31,7 @@ from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import is_dataset
 from hybridfer.tuning.interrupts import critical_section, request_stop
 from hybridfer.tuning.objective import CVObjective
@@ -226,7 +227,7 @@ def set_target(study: optuna.Study, n_trials: int) -> int:
     from one place at a time.
     """
     if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+        raise ValueError(f"n_trials must be an integer >= 1, got {plain_repr(n_trials)}")
     with critical_section():
         spec = dict(study.user_attrs.get(STUDY_ATTR, {}))
         spec["n_trials"] = int(n_trials)
@@ -239,7 +240,7 @@ def add_trials(study: optuna.Study, n: int) -> int:
     """Raise the study's target by ``n`` >= 1 trials (run by this or any worker); returns the
     new target. Call it from one place at a time."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        raise ValueError(f"n must be an integer >= 1, got {plain_repr(n)}")
     with critical_section():
         return set_target(study, study_target(study) + int(n))
 
@@ -392,7 +393,7 @@ def _check_count(value: Any, name: str, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= 1, got {plain_repr(value)}")
 
 
 def _merge_metadata(meta: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
