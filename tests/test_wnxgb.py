@@ -344,7 +344,7 @@ def test_auto_device_resolves():
 def test_errors():
     X, y, _, _ = _problem(n=150)
     clf = WNXGBClassifier(n_estimators=2, n_jobs=1)
-    with pytest.raises(ValueError, match=r"y has 1 class 'x'; expected at least 2"):
+    with pytest.raises(ValueError, match=r"y has 1 class \('x'\); expected at least 2"):
         clf.fit(X, np.array(["x"] * len(X)))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         clf.fit(X, y[:-1])
@@ -398,3 +398,15 @@ def test_ckplus_downsampled_pixels_subject_split(ckplus_root):
     accuracy = np.mean(clf.predict(X[test]) == ds.y[test])
     majority = max(np.mean(ds.y[test] == c) for c in np.unique(ds.y))
     assert accuracy > majority + 0.15, (accuracy, majority)
+
+
+def test_module_docstring_cites_the_paper_and_states_each_reading():
+    """It pointed at a file on a development machine instead of saying what the variants do."""
+    import hybridfer.classifiers.wnxgb as module
+
+    doc = module.__doc__
+    assert "/work" not in doc and "SEEDS.md" not in doc
+    assert "Amplifying Accuracy with ResNet50 Features and Innovated XG-Boost Algorithm" in doc
+    for option in ("feature_norm", 'class_weight="balanced"', "normalized_gradient=True"):
+        assert f"``{option}" in doc, option
+    assert 'preset="paper"' in doc and "reg_lambda=0, gamma=0" in doc

@@ -1,11 +1,28 @@
 """Weight-normalized XGBoost (``WNXGBClassifier``), as read from the ResNet50 + WNXGBoost paper.
 
-The paper's equations (gradient ``s = dL/df``, hessian ``v = d2L/df2``, split gain
+The paper is Rajeshwari M. and Krishna Prasad K., "Transforming Facial Expression Prediction:
+Amplifying Accuracy with ResNet50 Features and Innovated XG-Boost Algorithm", INFOCOMP 23(2),
+December 2024. Its equations (gradient ``s = dL/df``, hessian ``v = d2L/df2``, split gain
 ``1/2 [S_L^2/v_L + S_R^2/v_R - S^2/v]``, leaf weight ``-S/V``, additive trees
 ``f_k = f_{k-1} + b``) are plain second-order boosting with no regularisation and unit step,
 i.e. XGBoost with ``reg_lambda=0, gamma=0, learning_rate=1``. "Weight normalization" is never
-defined there; this module offers each plausible reading as a documented option (see
-``/work/shared/SEEDS.md`` section 1), so that ablations can show which of them matters.
+defined there; the prose borrows it from neural weight normalization ("maintaining the gradient
+descent step"). This module offers each plausible reading as an option, so that ablations can
+show which of them matters:
+
+1. ``feature_norm`` - normalising the individual features: ``"standard"`` (zero mean, unit
+   variance per feature; trees are invariant to it, so it is an ablation control) or ``"l2"``
+   (each sample divided by its L2 norm, which does change the trees);
+2. ``class_weight="balanced"`` - weighting the classes: each class weighed by
+   ``W / (n_classes * W_c)``, so every class carries the same total weight and the sample
+   weights keep mean 1 (multiclass XGBoost has no built-in balancing);
+3. ``normalized_gradient=True`` - normalising the gradient step: every round's gradients and
+   hessians are divided by their weighted RMS, so regularisation keeps its strength as the
+   fit improves;
+4. ``preset="paper"`` - the paper's equations as written: ``reg_lambda=0, gamma=0,
+   learning_rate=1``.
+
+:class:`WNXGBClassifier` documents each option's exact formula.
 """
 
 from __future__ import annotations
@@ -33,6 +50,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from hybridfer._messages import plain_repr
 from hybridfer.classifiers._weights import class_weight_vector
 
 __all__ = ["WNXGBClassifier"]
@@ -339,7 +357,7 @@ class WNXGBClassifier(ClassifierMixin, BaseEstimator):
         """
         if not _DEVICE_RE.match(self.device):
             raise ValueError(
-                f"device must be 'cpu', 'cuda', 'cuda:<index>' or 'auto'; got {self.device!r}"
+                f"device must be 'cpu', 'cuda', 'cuda:<index>' or 'auto'; got {plain_repr(self.device)}"
             )
         X, y = validate_data(
             self,
@@ -353,7 +371,7 @@ class WNXGBClassifier(ClassifierMixin, BaseEstimator):
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"y has 1 class '{self.classes_[0]}'; expected at least 2")
+            raise ValueError(f"y has 1 class ({plain_repr(self.classes_[0])}); expected at least 2")
         n_classes = len(self.classes_)
         y_enc = self._label_encoder.transform(y)
         sample_weight = _check_sample_weight(
