@@ -186,7 +186,16 @@ class FeatureCache:
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
+        if not os.fspath(root).strip():
+            raise ValueError(
+                "feature cache path is empty; expected a folder path (None or False for no cache)"
+            )
         self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(
+                f"feature cache {os.fspath(root)!r} is a file; expected a folder (it is created "
+                "on the first write)"
+            )
 
     def __repr__(self) -> str:
         return f"FeatureCache({os.fspath(self.root)!r})"

@@ -148,14 +148,14 @@ def test_load_fer2013_csv_errors(tmp_path: Path) -> None:
     bad = _fer_csv(
         tmp_path / "short.csv", ["emotion", "pixels", "Usage"], [(0, "Training", "1 2 3")]
     )
-    with pytest.raises(ValueError, match="row 2 has 3 pixels; expected 2304"):
+    with pytest.raises(ValueError, match="short.csv' line 2, column 'pixels': 3 pixels; expected 2304"):
         load_fer2013(bad)
     code = _fer_csv(
         tmp_path / "code.csv",
         ["emotion", "pixels", "Usage"],
         [(9, "Training", " ".join(["0"] * 2304))],
     )
-    with pytest.raises(ValueError, match=r"emotion codes \[.*9.*\] are outside 0..6"):
+    with pytest.raises(ValueError, match=r"line 2, column 'emotion': emotion code 9 is outside 0..6"):
         load_fer2013(code)
     nohead = tmp_path / "nohead.csv"
     nohead.write_text("a,b\n1,2\n")

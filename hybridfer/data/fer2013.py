@@ -11,7 +11,7 @@ import numpy as np
 
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.folders import list_image_folder
-from hybridfer.images import check_path, read_images, stack_images
+from hybridfer.images import IMAGE_SUFFIXES, check_path, read_images, stack_images
 
 __all__ = ["FER2013_CLASSES", "FER2013_USAGES", "load_fer2013"]
 
@@ -77,67 +77,156 @@ def load_fer2013(
         ``usage`` set for every image (split with ``ds.split("PublicTest")``).
     """
     path = check_path(path, "FER2013 path")
-    ds = _load_csv(path) if path.is_file() else _load_folders(path, lazy, n_jobs)
+    if path.is_file():
+        _check_file_kind(path)
+        ds = _load_csv(path)
+    else:
+        ds = _load_folders(path, lazy, n_jobs)
     if usages is not None:
         ds = ds.split(usages)
     return ds
 
 
-def _load_csv(path: Path) -> FERDataset:
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
+_SIDE = 48
+_N_PIXELS = _SIDE * _SIDE
+#: Suffixes of compressed archives, which must be extracted before loading.
+_ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar")
+
+
+def _codes_text() -> str:
+    return ", ".join(f"{i}={c}" for i, c in enumerate(FER2013_CLASSES))
+
+
+def _check_file_kind(path: Path) -> None:
+    """Refuse archives and single images, which a new user may pass for the data set."""
+    suffixes = "".join(path.suffixes).lower()
+    if any(suffixes.endswith(s) for s in _ARCHIVE_SUFFIXES):
+        raise ValueError(
+            f"FER2013 path {os.fspath(path)!r} is a compressed archive; extract it and pass "
+            "the CSV (fer2013.csv) or the folder holding train/ and test/"
+        )
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"FER2013 path {os.fspath(path)!r} is an image file; expected the FER2013 CSV or "
+            "the folder holding train/ and test/ (class subfolders of images)"
+        )
+
+
+def _token(text: str, limit: int = 20) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _pixel_error(where: str, line: int, column: str, pixels: str) -> ValueError | None:
+    """The error of the first bad pixel field (count, non-integer, or outside 0..255)."""
+    tokens = pixels.split()
+    if len(tokens) != _N_PIXELS:
+        return ValueError(
+            f"{where} line {line}, column {column!r}: {len(tokens)} pixels; expected "
+            f"{_N_PIXELS} ({_SIDE}x{_SIDE}) integers 0..255 separated by spaces"
+        )
+    for k, tok in enumerate(tokens):
+        position = f"pixel {k + 1} of {_N_PIXELS} (y={k // _SIDE}, x={k % _SIDE})"
         try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise ValueError(f"FER2013 CSV {os.fspath(path)!r} is empty") from None
-        needed = ("emotion", "pixels", "usage")
-        missing = [c for c in needed if c not in header]
-        if missing:
-            raise ValueError(
-                f"FER2013 CSV {os.fspath(path)!r} lacks columns {missing}; its header is "
-                f"{header}, expected emotion, pixels and Usage"
+            value = int(tok)
+        except ValueError:
+            return ValueError(
+                f"{where} line {line}, column {column!r}: {position} is {_token(tok)}, not an "
+                "integer; expected integers 0..255 separated by spaces"
             )
-        ie, ip, iu = (header.index(c) for c in needed)
-        emotions, pixels, usage = [], [], []
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            try:
-                emotions.append(int(row[ie]))
-                pixels.append(row[ip].strip())
-                usage.append(row[iu].strip())
-            except (IndexError, ValueError) as exc:
-                raise ValueError(f"FER2013 CSV {os.fspath(path)!r} line {lineno}: {exc}") from exc
+        if not 0 <= value <= 255:
+            return ValueError(
+                f"{where} line {line}, column {column!r}: {position} is {value}; expected "
+                "integers 0..255"
+            )
+    return None
+
+
+def _load_csv(path: Path) -> FERDataset:
+    where = f"FER2013 CSV {os.fspath(path)!r}"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            raw = next((r for r in reader if any(field.strip() for field in r)), None)
+            if raw is None:
+                raise ValueError(
+                    f"{where} is empty; expected a header emotion,pixels,Usage and one row per "
+                    "image"
+                )
+            header = [h.strip().lower() for h in raw]
+            needed = ("emotion", "pixels", "usage")
+            missing = [c for c in needed if c not in header]
+            if missing:
+                hint = ""
+                if len(raw) == 1 and any(sep in raw[0] for sep in ";\t|"):
+                    hint = "; its fields do not seem separated by commas"
+                elif missing == ["usage"]:
+                    hint = (
+                        "; the Kaggle challenge's train.csv/test.csv have no Usage column: "
+                        "use fer2013.csv, which holds all three usages"
+                    )
+                raise ValueError(
+                    f"{where} lacks columns {missing}; its header (line {reader.line_num}) is "
+                    f"{[h.strip() for h in raw]}, expected emotion, pixels and Usage{hint}"
+                )
+            ie, ip, iu = (header.index(c) for c in needed)
+            names = [raw[i].strip() for i in (ie, ip, iu)]
+            emotions, pixels, usage, lines = [], [], [], []
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue
+                line = reader.line_num
+                if len(row) <= max(ie, ip, iu):
+                    raise ValueError(
+                        f"{where} line {line}: {len(row)} fields, but the header has "
+                        f"{len(raw)} ({', '.join(h.strip() for h in raw)})"
+                    )
+                code = row[ie].strip()
+                try:
+                    emotion = int(code)
+                except ValueError:
+                    raise ValueError(
+                        f"{where} line {line}, column {names[0]!r}: {_token(code)} is not an "
+                        f"emotion code; expected an integer 0..6 ({_codes_text()})"
+                    ) from None
+                if not 0 <= emotion < len(FER2013_CLASSES):
+                    raise ValueError(
+                        f"{where} line {line}, column {names[0]!r}: emotion code {emotion} is "
+                        f"outside 0..6 ({_codes_text()})"
+                    )
+                u = row[iu].strip()
+                if u not in FER2013_USAGES:
+                    raise ValueError(
+                        f"{where} line {line}, column {names[2]!r}: {_token(u)} is not a "
+                        f"FER2013 usage; expected one of {list(FER2013_USAGES)}"
+                    )
+                emotions.append(emotion)
+                pixels.append(row[ip])
+                usage.append(u)
+                lines.append(line)
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{where} is not a UTF-8 text file; expected the FER2013 CSV (emotion,pixels,Usage)"
+            " - is it compressed? Extract it first"
+        ) from None
+    except csv.Error as exc:
+        raise ValueError(f"{where} line {reader.line_num}: not a valid CSV row ({exc})") from None
     if not emotions:
-        raise ValueError(f"FER2013 CSV {os.fspath(path)!r} has a header but no rows")
-    emotions = np.asarray(emotions)
-    bad = emotions[(emotions < 0) | (emotions >= len(FER2013_CLASSES))]
-    if bad.size:
-        raise ValueError(
-            f"FER2013 CSV {os.fspath(path)!r}: emotion codes {sorted(set(bad))} are outside 0..6"
-        )
-    flat = np.array(" ".join(pixels).split(), dtype=np.int16)
-    if flat.size != len(pixels) * 48 * 48:
-        lengths = [len(p.split()) for p in pixels]
-        row = next(i for i, n in enumerate(lengths) if n != 48 * 48)
-        raise ValueError(
-            f"FER2013 CSV {os.fspath(path)!r} row {row + 2} has {lengths[row]} "
-            "pixels; expected 2304 (48x48)"
-        )
-    if flat.min() < 0 or flat.max() > 255:
-        raise ValueError(f"FER2013 CSV {os.fspath(path)!r} has pixels outside 0..255")
-    usage = np.asarray(usage)
-    unknown = sorted(set(usage.tolist()) - set(FER2013_USAGES))
-    if unknown:
-        raise ValueError(
-            f"FER2013 CSV {os.fspath(path)!r} has unknown Usage values {unknown}; "
-            f"expected {list(FER2013_USAGES)}"
-        )
+        raise ValueError(f"{where} has a header but no rows; expected one row per image")
+    try:
+        flat = np.array(" ".join(pixels).split(), dtype=np.int16)
+    except (ValueError, OverflowError):
+        flat = None
+    if flat is None or flat.size != len(pixels) * _N_PIXELS or flat.min() < 0 or flat.max() > 255:
+        for line, text in zip(lines, pixels, strict=True):
+            error = _pixel_error(where, line, names[1], text)
+            if error is not None:
+                raise error
+        raise ValueError(f"{where}: cannot read column {names[1]!r} as pixels")  # pragma: no cover
     return FERDataset(
-        images=flat.astype(np.uint8).reshape(-1, 48, 48),
-        labels=np.asarray(FER2013_CLASSES)[emotions],
+        images=flat.astype(np.uint8).reshape(-1, _SIDE, _SIDE),
+        labels=np.asarray(FER2013_CLASSES)[np.asarray(emotions)],
         classes=FER2013_CLASSES,
-        usage=usage,
+        usage=np.asarray(usage),
         name="fer2013",
     )
 
@@ -148,9 +237,20 @@ def _canonical_class_folders(root: Path) -> dict[str, str]:
     for d in sorted(p.name for p in root.iterdir() if p.is_dir()):
         canon = _ALIASES.get(d.lower(), d.lower())
         if canon not in FER2013_CLASSES:
+            hint = ""
+            splits = sorted(
+                {x.name.lower() for x in (root / d).iterdir() if x.is_dir()} & set(_SPLIT_DIRS)
+            )
+            if splits:
+                hint = f"; it holds the split folders {splits}: pass {os.fspath(root / d)!r}"
+            elif d.isdigit():
+                hint = (
+                    f"; class folders named by emotion code must be renamed to the class "
+                    f"names ({_codes_text()})"
+                )
             raise ValueError(
                 f"FER2013 folder {os.fspath(root)!r} has a subfolder {d!r} that is "
-                f"not a FER2013 class; expected {list(FER2013_CLASSES)}"
+                f"not a FER2013 class; expected {list(FER2013_CLASSES)}{hint}"
             )
         mapping[canon] = d
     return mapping

@@ -53,9 +53,17 @@ def list_image_folder(
         paths.extend(files)
         labels.extend([cls] * len(files))
     if not paths:
+        hint = ""
+        if len(classes) == 1:
+            inner = sorted(d.name for d in (root / classes[0]).iterdir() if d.is_dir())
+            if inner:
+                hint = (
+                    f"; its only subfolder {classes[0]!r} holds folders {inner[:8]}: if those "
+                    f"are the classes, pass {os.fspath(root / classes[0])!r}"
+                )
         raise ValueError(
             f"image folder {os.fspath(root)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}) "
-            f"in its class subfolders {list(classes)}"
+            f"in its class subfolders {list(classes)}{hint}"
         )
     return paths, labels, classes
 
