@@ -148,14 +148,18 @@ def test_load_fer2013_csv_errors(tmp_path: Path) -> None:
     bad = _fer_csv(
         tmp_path / "short.csv", ["emotion", "pixels", "Usage"], [(0, "Training", "1 2 3")]
     )
-    with pytest.raises(ValueError, match="short.csv' line 2, column 'pixels': 3 pixels; expected 2304"):
+    with pytest.raises(
+        ValueError, match="short.csv' line 2, column 'pixels': 3 pixels; expected 2304"
+    ):
         load_fer2013(bad)
     code = _fer_csv(
         tmp_path / "code.csv",
         ["emotion", "pixels", "Usage"],
         [(9, "Training", " ".join(["0"] * 2304))],
     )
-    with pytest.raises(ValueError, match=r"line 2, column 'emotion': emotion code 9 is outside 0..6"):
+    with pytest.raises(
+        ValueError, match=r"line 2, column 'emotion': emotion code 9 is outside 0..6"
+    ):
         load_fer2013(code)
     nohead = tmp_path / "nohead.csv"
     nohead.write_text("a,b\n1,2\n")
@@ -274,3 +278,17 @@ def test_holdout_split_and_stratified_subsample():
     sub = stratified_subsample(train, 35, random_state=0)
     assert len(sub) == 35 and set(sub.labels) == set(train.labels)
     assert "subsample 35" in sub.name and stratified_subsample(train, 0) is train
+
+
+def test_load_fer2013_csv_with_byte_order_mark_and_blank_lines(tmp_path: Path) -> None:
+    """Spreadsheet exports start with a BOM (or blank lines): the header is still found, and
+    positions count the physical lines."""
+    pixels = " ".join(["5"] * 2304)
+    path = tmp_path / "exported.csv"
+    path.write_text(f"\n\ufeffemotion,pixels,Usage\n3,{pixels},Training\n\n4,{pixels},PublicTest\n")
+    path.write_bytes(path.read_text().replace("\n\ufeff", "\n").encode("utf-8-sig"))
+    ds = load_fer2013(path)
+    assert ds.labels.tolist() == ["happy", "sad"] and ds.images.shape == (2, 48, 48)
+    path.write_text(f"emotion,pixels,Usage\n\n3,{pixels},Training\n7,{pixels},Training\n")
+    with pytest.raises(ValueError, match="line 4, column 'emotion': emotion code 7"):
+        load_fer2013(path)
