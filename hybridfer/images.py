@@ -10,6 +10,16 @@ Every hybridfer transformer accepts the same inputs:
 Pixel scale follows torchvision: integer images are on [0, 255], float images on [0, 1].
 :func:`as_image_source` turns any of them into an :class:`ImageSource`, which hands out
 batches and per-image content hashes (used as feature-cache keys).
+
+This module is the one validation layer of image inputs; every transformer and network
+reads images through it, so every one refuses the same mistakes in the same words:
+
+- float pixels outside ``float_range`` (default [0, 1]): float images on [0, 255] would
+  otherwise give features up to a hundred times off. ``float_range=(0, 255)`` declares
+  another range (pixels are mapped from it to [0, 1]); ``float_range=None`` takes any finite
+  floats as they are (generic numeric data, scikit-learn's estimator checks);
+- arrays of strings or other objects, with the dtype and the first offending value named;
+- images too small for a consumer (:func:`check_image_size`), with both sizes named.
 """
 
 from __future__ import annotations
@@ -24,11 +34,17 @@ import numpy as np
 import scipy.sparse as sp
 from PIL import Image, UnidentifiedImageError
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
+    "FLOAT_RANGE",
+    "FLOAT_RANGE_DOC",
     "IMAGE_SUFFIXES",
     "ImageReadError",
     "ImageSource",
     "as_image_source",
+    "check_float_range",
+    "check_image_size",
     "coerce_image_input",
     "content_hash",
     "read_image",
@@ -36,6 +52,22 @@ __all__ = [
     "resolve_image_shape",
     "stack_images",
 ]
+
+#: The range of float pixels unless a consumer's ``float_range`` says otherwise.
+FLOAT_RANGE = (0.0, 1.0)
+#: Float pixels this far outside the range (a fraction of its width) are rounding, not a
+#: mistake: they are accepted and clipped.
+_RANGE_TOLERANCE = 1e-3
+
+#: Docstring of the ``float_range`` parameter, shared by every image consumer.
+FLOAT_RANGE_DOC = """
+    float_range : (float, float) or None, default=(0.0, 1.0)
+        The range of float pixel values (integer images are always on [0, 255]). Float
+        images outside it are refused with a ValueError (a float image on [0, 255] given as
+        if on [0, 1] is the usual mistake); inside it they are mapped to [0, 1].
+        ``(0, 255)`` takes float images on the 8-bit scale; None takes any finite floats as
+        they are (generic numeric data).
+"""
 
 IMAGE_SUFFIXES = (
     ".png",
@@ -75,7 +107,7 @@ def read_image(path: str | os.PathLike, color: str | None = "gray") -> np.ndarra
         If the file cannot be decoded as an image.
     """
     if color not in ("gray", "rgb", None):
-        raise ValueError(f"color must be 'gray', 'rgb' or None, got {color!r}")
+        raise ValueError(f"color must be 'gray', 'rgb' or None, got {plain_repr(color)}")
     try:
         with Image.open(path) as im:
             im.load()
@@ -210,13 +242,138 @@ class ImageSource:
         return self._hashes
 
 
-def _check_array(X: np.ndarray, image_shape: Sequence[int] | None, name: str) -> np.ndarray:
+def check_float_range(float_range: object) -> tuple[float, float] | None:
+    """Validate a ``float_range`` parameter: a pair ``(low, high)`` with ``low < high``, or
+    None. Returns it as a tuple of floats."""
+    if float_range is None:
+        return None
+    try:
+        low, high = (float(v) for v in float_range)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"float_range={plain_repr(float_range)} must be a pair (low, high) of finite "
+            "numbers with low < high, e.g. (0, 1) or (0, 255), or None"
+        )
+    return low, high
+
+
+def _object_pixels(X: np.ndarray, name: str) -> np.ndarray:
+    """An object array of numbers as float64; a TypeError naming the first non-number."""
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    for index in np.ndindex(X.shape):
+        value = X[index]
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            kind = type(value).__name__
+            where = plain_repr(tuple(int(i) for i in index))
+            raise TypeError(
+                f"{name} has dtype object holding a {kind} ({plain_repr(value)}) at index "
+                f"{where}: a pixel argument must be a real number, not a string or another "
+                "object; expected numbers (integer pixels on [0, 255] or float pixels on "
+                "[0, 1]) or a sequence of image file paths"
+            ) from None
+    return X.astype(np.float64)  # pragma: no cover - astype failed, yet every value converts
+
+
+def _check_float_pixels(
+    X: np.ndarray, float_range: tuple[float, float] | None, name: str
+) -> np.ndarray:
+    """Refuse float pixels outside ``float_range``; map the range to [0, 1]."""
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"{name} contains NaN or infinite pixel values; expected finite pixels (float "
+            "images on [0, 1])"
+        )
+    if float_range is None or X.size == 0:
+        return X
+    low, high = float_range
+    lo, hi = float(X.min()), float(X.max())
+    slack = _RANGE_TOLERANCE * (high - low)
+    if lo < low - slack or hi > high + slack:
+        if (low, high) == FLOAT_RANGE:
+            fix = (
+                "divide by 255 (X / 255), pass uint8 pixels (X.astype(np.uint8)), or declare "
+                "the range with float_range=(0, 255)"
+                if hi <= 255 + slack and lo >= -slack
+                else "rescale them to [0, 1], or declare their range with float_range=(low, "
+                "high) (None takes any floats as they are)"
+            )
+            raise ValueError(
+                f"{name} holds float pixels on [{lo:g}, {hi:g}], but float images must be on "
+                f"[0, 1]: {fix}"
+            )
+        raise ValueError(
+            f"{name} holds float pixels on [{lo:g}, {hi:g}], outside float_range=({low:g}, "
+            f"{high:g}): rescale them, or set float_range to their range (None takes any "
+            "floats as they are)"
+        )
+    if (low, high) != FLOAT_RANGE:
+        X = (X - np.asarray(low, X.dtype)) / np.asarray(high - low, X.dtype)
+    if lo < low or hi > high:  # rounding within the tolerance
+        X = np.clip(X, 0.0, 1.0)
+    return X
+
+
+def check_image_size(
+    image_shape: Sequence[int],
+    min_size: Sequence[int],
+    *,
+    consumer: str,
+    name: str = "X",
+    reason: str = "",
+    fix: str = "",
+) -> None:
+    """Raise a ValueError naming both sizes when images of ``image_shape`` are smaller than
+    ``min_size`` ``(H, W)``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W[, C])`` of the images.
+    min_size : (int, int)
+        The smallest ``(H, W)`` the consumer takes.
+    consumer : str
+        Who refuses them (``"HOGFeatures with pixels_per_cell=(8, 8)"``).
+    name : str
+        The input's name.
+    reason, fix : str
+        Why that is the minimum, and what the user can do (appended when given).
+    """
+    h, w = (int(s) for s in tuple(image_shape)[:2])
+    min_h, min_w = (int(s) for s in min_size)
+    if h >= min_h and w >= min_w:
+        return
+    why = f" ({reason})" if reason else ""
+    todo = f"; {fix}" if fix else ""
+    raise ValueError(
+        f"{name} holds images of size {h}x{w}, too small for {consumer}: it needs at least "
+        f"{min_h}x{min_w} pixels{why}{todo}"
+    )
+
+
+def _check_array(
+    X: np.ndarray,
+    image_shape: Sequence[int] | None,
+    name: str,
+    float_range: tuple[float, float] | None = FLOAT_RANGE,
+) -> np.ndarray:
     if X.dtype == bool:
         X = X.astype(np.uint8) * 255
+    if X.dtype == object:
+        X = _object_pixels(X, name)
     if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        example = ""
+        if X.dtype.kind in "US" and X.size:
+            example = f" (strings such as {plain_repr(X.flat[0])})"
         raise TypeError(
-            f"{name} has dtype {X.dtype}; expected integer pixels on [0, 255] or float pixels "
-            "on [0, 1], or a sequence of image file paths"
+            f"{name} has dtype {X.dtype}{example}; expected integer pixels on [0, 255] or "
+            "float pixels on [0, 1], or a sequence of image file paths"
         )
     if X.ndim == 2:
         d = X.shape[1]
@@ -256,13 +413,13 @@ def _check_array(X: np.ndarray, image_shape: Sequence[int] | None, name: str) ->
     if X.shape[0] == 0:
         raise ValueError(f"{name} contains 0 images; expected at least 1")
     if np.issubdtype(X.dtype, np.floating):
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name} contains NaN or infinite pixel values")
+        X = _check_float_pixels(X, float_range, name)
     elif X.dtype != np.uint8:
-        lo, hi = X.min(), X.max()
+        lo, hi = int(X.min()), int(X.max())
         if lo < 0 or hi > 255:
             raise ValueError(
-                f"{name} has integer pixels on [{lo}, {hi}]; expected values on [0, 255]"
+                f"{name} has integer pixels on [{lo}, {hi}]; expected values on [0, 255] "
+                "(clip or rescale them, or give float pixels with float_range)"
             )
         X = X.astype(np.uint8)
     return X
@@ -323,7 +480,7 @@ def coerce_image_input(X: object) -> object:
     if X.dtype.kind == "c":
         raise ValueError("Complex data not supported: X must hold real pixel values")
     if X.dtype == object and X.ndim >= 2:  # numbers stored as objects
-        X = X.astype(np.float64)
+        X = _object_pixels(X, "X")
     if X.ndim == 1 and X.size and X.dtype.kind not in "OUS":
         raise ValueError(
             f"X is a 1-D array of shape {X.shape}; expected images (n, H, W[, C]), a flat "
@@ -344,6 +501,7 @@ def as_image_source(
     *,
     color: str | None = None,
     name: str = "X",
+    float_range: tuple[float, float] | None = FLOAT_RANGE,
 ) -> ImageSource:
     """Validate any supported image input and wrap it as an :class:`ImageSource`.
 
@@ -357,6 +515,9 @@ def as_image_source(
         How image files are decoded (ignored for arrays).
     name : str
         The argument's name, used in error messages.
+    float_range : (float, float) or None, default=(0.0, 1.0)
+        The range of float pixels: outside it is an error, inside it is mapped to [0, 1];
+        None takes any finite floats as they are (see :data:`FLOAT_RANGE_DOC`).
 
     Raises
     ------
@@ -387,7 +548,8 @@ def as_image_source(
             raise ValueError(f"{name} cannot be read as an image array: {exc}") from exc
         if arr.size == 0 and arr.ndim <= 1:
             raise ValueError(f"{name} contains 0 images; expected at least 1")
-        return ImageSource(images=_check_array(arr, image_shape, name), color=color)
+        images = _check_array(arr, image_shape, name, check_float_range(float_range))
+        return ImageSource(images=images, color=color)
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""

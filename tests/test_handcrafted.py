@@ -244,14 +244,22 @@ def test_lbp_rgb_is_converted_like_pillow(rng):
 
 # ---------------------------------------------------------------- scale, names, pandas
 def test_float_inputs_on_any_range(gray_u8):
-    # HOG: block normalisation makes it scale invariant up to eps
+    # HOG: block normalisation makes it scale invariant up to eps (float_range=None: as is)
     a = HOGFeatures(pixels_per_cell=4).fit_transform(gray_u8)
-    b = HOGFeatures(pixels_per_cell=4).fit_transform(gray_u8 / 255.0 * 1e3 - 7.0)
+    b = HOGFeatures(pixels_per_cell=4, float_range=None).fit_transform(gray_u8 / 255.0 * 1e3 - 7)
     np.testing.assert_allclose(a, b, atol=1e-4)
     # LBP with whole-pixel samples compares pixels directly: exactly scale invariant
     # (not shift invariant at the border, where outside pixels read as 0 as in skimage)
-    lbp = LBPFeatures(P=4, R=1.0, method="default", grid=3)
+    lbp = LBPFeatures(P=4, R=1.0, method="default", grid=3, float_range=None)
     np.testing.assert_array_equal(lbp.fit_transform(gray_u8), lbp.fit_transform(gray_u8 * 2.5))
+    # a declared range is mapped to [0, 1]: float images on the 8-bit scale give the features
+    # of the same images divided by 255
+    for est in (HOGFeatures(pixels_per_cell=4), LBPFeatures(grid=3)):
+        unit = est.fit_transform(gray_u8 / 255.0)
+        eight_bit = est.set_params(float_range=(0, 255)).fit_transform(gray_u8.astype(float))
+        np.testing.assert_allclose(eight_bit, unit, rtol=1e-6, atol=1e-6)
+        with pytest.raises(ValueError, match=r"float pixels on \[.*\], but float images must"):
+            est.set_params(float_range=(0.0, 1.0)).fit(gray_u8.astype(np.float32))
 
 
 def test_feature_names(gray_u8):
@@ -284,9 +292,9 @@ def test_pandas_output(gray_u8):
 # ---------------------------------------------------------------- errors
 def test_too_small_images_raise_with_minimum(rng):
     X = rng.integers(0, 256, size=(3, 12, 30), dtype=np.uint8)
-    with pytest.raises(ValueError, match=r"\(12, 30\).*at least 16 rows and 16 columns"):
+    with pytest.raises(ValueError, match=r"size 12x30, too small .* at least 16x16 pixels"):
         HOGFeatures().fit(X)
-    with pytest.raises(ValueError, match=r"\(12, 30\).*at least 13 rows and 2 columns"):
+    with pytest.raises(ValueError, match=r"size 12x30, too small .* at least 13x2 pixels"):
         LBPFeatures(grid=(13, 2)).fit(X)
 
 
@@ -306,7 +314,9 @@ def test_bad_inputs_raise(rng, gray_u8):
         with pytest.raises(ValueError, match=r"\(21, 26\), but .* shape \(26, 21\)"):
             est.transform(gray_u8.transpose(0, 2, 1))  # same pixel count, other shape
     with pytest.raises(ValueError, match="non-negative"):
-        HOGFeatures(pixels_per_cell=4, transform_sqrt=True).fit_transform(gray_u8 / 255.0 - 0.5)
+        HOGFeatures(pixels_per_cell=4, transform_sqrt=True, float_range=None).fit_transform(
+            gray_u8 / 255.0 - 0.5
+        )
 
 
 def test_files_of_another_size_raise(tmp_path, gray_u8):
@@ -372,9 +382,19 @@ def test_cache_key_params():
 # expected failures are declared.
 @parametrize_with_checks(
     [
-        HOGFeatures(pixels_per_cell=(1, 1), cells_per_block=(1, 1), image_shape=(1, -1)),
-        LBPFeatures(grid=(1, 1), image_shape=(1, -1)),
-        LBPFeatures(P=4, R=2.0, method="nri_uniform", grid=1, normalize=None, image_shape=(1, -1)),
+        HOGFeatures(
+            pixels_per_cell=(1, 1), cells_per_block=(1, 1), image_shape=(1, -1), float_range=None
+        ),
+        LBPFeatures(grid=(1, 1), image_shape=(1, -1), float_range=None),
+        LBPFeatures(
+            P=4,
+            R=2.0,
+            method="nri_uniform",
+            grid=1,
+            normalize=None,
+            image_shape=(1, -1),
+            float_range=None,
+        ),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):

@@ -155,10 +155,19 @@ def test_in_a_pipeline_with_string_labels():
 def test_bad_input_errors():
     X, y = _order_task(n=40)
     clf = LSTMHeadClassifier(**{**FAST, "epochs": 1}).fit(X, y)
-    with pytest.raises(ValueError, match="expecting 6 features"):
+    # timesteps and widths are named so, not "features" (scikit-learn's word for axis 1)
+    with pytest.raises(ValueError, match="4 timesteps of width 3, but .* fitted on 6 timesteps"):
         clf.predict(X[:, :4])
-    with pytest.raises(ValueError, match="fitted on \\(6, 3\\)"):
+    with pytest.raises(ValueError, match="6 timesteps of width 2, .* fitted on 6 timesteps of wi"):
         clf.predict(X[:, :, :2])
+    with pytest.raises(ValueError, match=r"X is 2-D with 18 columns, .* of shape \(n, 6, 3\)"):
+        clf.predict(X.reshape(len(X), -1))
+    flat = LSTMHeadClassifier(**{**FAST, "epochs": 1}, sequence=(6, 3))
+    flat.fit(X.reshape(len(X), -1), y)
+    with pytest.raises(ValueError, match=r"X has 12 features, .* 18 .* \(6 timesteps of width 3"):
+        flat.predict(X[:, :4].reshape(len(X), -1))
+    with pytest.raises(ValueError, match=r"3-D sequences of shape \(6, 3\), .* 2-D rows"):
+        flat.predict(X)
     with pytest.raises(ValueError, match="is for 2-D input"):
         LSTMHeadClassifier(sequence=(2, 9), **FAST).fit(X, y)
     with pytest.raises(ValueError, match="expected \\(n, T, d\\)"):

@@ -32,7 +32,11 @@ from hybridfer.nn.finetune import backbone_trunk
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
 from hybridfer.nn.training import seeded
 
-__all__ = ["FERNetClassifier"]
+__all__ = ["BACKBONE_MIN_SIZE", "FERNetClassifier"]
+
+#: The smallest input side of a torchvision backbone: its output stride (32 for every
+#: torchvision classification trunk), below which the last feature map is mostly padding.
+BACKBONE_MIN_SIZE = 32
 
 
 class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
@@ -55,6 +59,10 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
     weights : str, path or None, default=None
         torchvision backbones only: ``"DEFAULT"`` or a weights name (loaded the standard
         torchvision way), a local state-dict file, or None (random initialisation).
+    weights_strict : bool, default=True
+        A local state dict must fit the torchvision network exactly (see
+        :func:`hybridfer.nn.weights.load_state_dict`); False loads what fits and warns with
+        what it skipped (a file with another classifier head, which is replaced anyway).
     architecture_params : dict or None, default=None
         Extra arguments of a FER network (``{"widths": (32, 64, 128, 256)}``).
     hidden_units : tuple of int, default=(128, 64)
@@ -110,6 +118,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         "backbone": [str],
         "head": [StrOptions({"auto", "native", "linear", "mlp", "lstm"})],
         "weights": "no_validation",
+        "weights_strict": ["boolean"],
         "architecture_params": [dict, None],
         "hidden_units": [tuple, list],
         "head_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -125,6 +134,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         "normalize": [StrOptions({"auto", "none", "imagenet", "minus_one_one", "half"})],
         "equalize": ["boolean"],
         "image_shape": [tuple, list, None],
+        "float_range": [tuple, list, None],
         "augment": [None, "boolean", str, dict, callable],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         "tta": TTA_CONSTRAINT,
@@ -136,6 +146,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         backbone="fer_resnet",
         head="auto",
         weights=None,
+        weights_strict=True,
         architecture_params=None,
         hidden_units=(128, 64),
         head_dropout=0.5,
@@ -151,6 +162,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         normalize="auto",
         equalize=False,
         image_shape=None,
+        float_range=(0.0, 1.0),
         augment=None,
         epochs=30,
         batch_size=64,
@@ -179,11 +191,13 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         predict_batch_size=256,
         tta=None,
         random_state=None,
+        deterministic=False,
         verbose=0,
     ):
         self.backbone = backbone
         self.head = head
         self.weights = weights
+        self.weights_strict = weights_strict
         self.architecture_params = architecture_params
         self.hidden_units = hidden_units
         self.head_dropout = head_dropout
@@ -199,6 +213,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         self.normalize = normalize
         self.equalize = equalize
         self.image_shape = image_shape
+        self.float_range = float_range
         self.augment = augment
         self.epochs = epochs
         self.batch_size = batch_size
@@ -227,6 +242,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         self.predict_batch_size = predict_batch_size
         self.tta = tta
         self.random_state = random_state
+        self.deterministic = deterministic
         self.verbose = verbose
 
     # -- network -----------------------------------------------------------------------------
@@ -238,6 +254,14 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         if head == "auto":
             head = "native" if self._is_fer_net() else "linear"
         size = self.input_size_
+        if not self._is_fer_net() and min(size) < BACKBONE_MIN_SIZE:
+            source = "input_size" if self.input_size is not None else "the images' own size"
+            raise ValueError(
+                f"FERNetClassifier(backbone={self.backbone!r}) needs a network input of at "
+                f"least {BACKBONE_MIN_SIZE}x{BACKBONE_MIN_SIZE} pixels (the backbone's "
+                f"output stride), but {source} gives {size[0]}x{size[1]}; set input_size "
+                "(e.g. 224) to resize the images"
+            )
         with seeded(seed):
             if self._is_fer_net():
                 net = build_fer_net(
@@ -261,7 +285,9 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
                 from hybridfer.nn.weights import build_torchvision_model
 
                 trunk = backbone_trunk(
-                    build_torchvision_model(self.backbone, self.weights, seed).model
+                    build_torchvision_model(
+                        self.backbone, self.weights, seed, strict=self.weights_strict
+                    ).model
                 )
             head_input = "tokens" if head == "lstm" else "pooled"
             width = probe_features(trunk, torch.zeros(1, self.in_channels_, *size), head_input)[-1]

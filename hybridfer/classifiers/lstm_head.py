@@ -23,6 +23,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from hybridfer._compat import NewParametersMixin
+from hybridfer.nn.devices import deterministic_mode
 from hybridfer.nn.estimator import (
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
@@ -58,7 +60,7 @@ def tap_sizes_from_names(names: Sequence[str]) -> tuple[list[str], list[int]]:
     return taps, sizes
 
 
-class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
+class LSTMHeadClassifier(NewParametersMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
     """LSTM (stacked, optionally bidirectional) plus a dense head, trained on feature sequences.
 
     Parameters
@@ -155,6 +157,7 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
         checkpoint=None,
         resume=False,
         random_state=None,
+        deterministic=False,
         verbose=0,
     ):
         self.sequence = sequence
@@ -191,10 +194,56 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
         self.checkpoint = checkpoint
         self.resume = resume
         self.random_state = random_state
+        self.deterministic = deterministic
         self.verbose = verbose
 
     # -- input handling --------------------------------------------------------------------
+    def _check_sequence_shape(self, X) -> None:
+        """After fit: a 3-D X must hold sequences of the fitted timesteps and width, named so
+        (scikit-learn's check would call the timesteps "features")."""
+        shape = getattr(X, "shape", None)
+        if shape is None:
+            try:
+                shape = np.asarray(X).shape
+            except (TypeError, ValueError):  # ragged or not numbers: validate_data says so
+                return
+        fitted_3d = getattr(self, "_fitted_3d", None)
+        if fitted_3d is None:  # fitted by an older version: scikit-learn's check only
+            return
+        T, d = self.sequence_shape_
+        owner = type(self).__name__
+        if len(shape) == 3 and fitted_3d:
+            if tuple(shape[1:]) != (T, d):
+                raise ValueError(
+                    f"X holds sequences of {shape[1]} timesteps of width {shape[2]}, but "
+                    f"{owner} was fitted on {T} timesteps of width {d}; expected X of shape "
+                    f"(n, {T}, {d})"
+                )
+        elif len(shape) == 3:
+            raise ValueError(
+                f"X holds 3-D sequences of shape {tuple(shape[1:])}, but {owner} was fitted on "
+                f"2-D rows of {self.n_features_in_} features (read as {T} timesteps of width "
+                f"{d}); expected X of shape (n, {self.n_features_in_})"
+            )
+        elif len(shape) == 2 and fitted_3d:
+            raise ValueError(
+                f"X is 2-D with {shape[1]} columns, but {owner} was fitted on 3-D sequences of "
+                f"{T} timesteps of width {d}; expected X of shape (n, {T}, {d})"
+            )
+        elif len(shape) == 2 and shape[1] != self.n_features_in_:
+            layout = (
+                f"{len(self.tap_sizes_)} taps of widths {self.tap_sizes_}"
+                if self.tap_sizes_ is not None
+                else f"{T} timesteps of width {d}"
+            )
+            raise ValueError(
+                f"X has {shape[1]} features, but {owner} is expecting {self.n_features_in_} "
+                f"features as input ({layout})"
+            )
+
     def _validate_X(self, X, y=None, reset: bool = False):
+        if not reset and hasattr(self, "sequence_shape_"):
+            self._check_sequence_shape(X)
         kwargs = {"allow_nd": True, "dtype": [np.float64, np.float32], "reset": reset}
         if y is None:
             X = validate_data(self, X, **kwargs)
@@ -209,6 +258,7 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
     def _resolve_sequence(self, X: np.ndarray) -> None:
         """Set ``sequence_shape_`` and ``tap_sizes_`` from the training input."""
         self.tap_sizes_ = None
+        self._fitted_3d = X.ndim == 3
         if X.ndim == 3:
             if self.sequence is not None and tuple(self.sequence) != X.shape[1:]:
                 raise ValueError(
@@ -315,7 +365,7 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
         projection = self.projection_dim
         if self.tap_sizes_ is not None and projection is None:
             projection = self.hidden_size
-        with seeded(seed):
+        with seeded(seed), deterministic_mode(self.deterministic):
             self.model_ = SequenceClassifier(
                 input_size=d,
                 n_classes=len(self.classes_),
@@ -328,30 +378,32 @@ class LSTMHeadClassifier(TorchTrainingMixin, ClassifierMixin, BaseEstimator):
                 tap_sizes=self.tap_sizes_,
                 projection_dim=projection,
             )
-        result = fit_module(
-            self.model_,
-            data,
-            codes,
-            self._train_config(seed),
-            n_classes=len(self.classes_),
-            sample_weight=sw,
-            eval_set=eval_data,
-            classes=self.classes_,
-        )
+        with deterministic_mode(self.deterministic):
+            result = fit_module(
+                self.model_,
+                data,
+                codes,
+                self._train_config(seed),
+                n_classes=len(self.classes_),
+                sample_weight=sw,
+                eval_set=eval_data,
+                classes=self.classes_,
+            )
         self._record_training(result)
         return self
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X, _ = self._validate_X(X)
-        return predict_module(
-            self.model_,
-            self._as_sequences(X),
-            batch_size=max(256, self.batch_size),
-            device=self.device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-        )
+        with deterministic_mode(self.deterministic):
+            return predict_module(
+                self.model_,
+                self._as_sequences(X),
+                batch_size=max(256, self.batch_size),
+                device=self.device,
+                precision=self.precision,
+                channels_last=self.channels_last,
+            )
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in ``classes_`` order."""

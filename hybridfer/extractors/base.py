@@ -35,6 +35,7 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 from tqdm.auto import tqdm
 
+from hybridfer._compat import NewParametersMixin
 from hybridfer.cache import CachedTransformMixin
 from hybridfer.extractors.taps import (
     POOLINGS,
@@ -47,14 +48,19 @@ from hybridfer.extractors.taps import (
     tokens,
 )
 from hybridfer.images import (
+    FLOAT_RANGE_DOC,
     ImageSource,
     as_image_source,
+    check_float_range,
+    check_image_size,
     coerce_image_input,
     resolve_image_shape,
 )
 from hybridfer.nn.batches import iter_batches
 from hybridfer.nn.devices import (
+    DETERMINISTIC_DOC,
     autocast,
+    deterministic_mode,
     resolve_device,
     resolve_precision,
     to_device,
@@ -69,7 +75,11 @@ from hybridfer.nn.preprocessing import (
 from hybridfer.nn.training import seed_from
 from hybridfer.nn.weights import BuiltModel, build_torchvision_model
 
-__all__ = ["DeepFeatureExtractor"]
+__all__ = ["UNKNOWN_REDUCTION_FLOOR", "DeepFeatureExtractor"]
+
+#: The smallest network input (pixels per side) for a tap whose reduction is not known: 32,
+#: the output stride of torchvision's classification backbones.
+UNKNOWN_REDUCTION_FLOOR = 32
 
 
 def _state_digest(module: nn.Module) -> str:
@@ -84,7 +94,8 @@ def _state_digest(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-_COMMON_DOC = """
+_COMMON_DOC = (
+    """
     layers : str, list of str or None, default=None
         Taps to read (see the family's tap table); None uses the family's default. An
         unknown name raises a ValueError listing the valid ones.
@@ -101,9 +112,18 @@ _COMMON_DOC = """
         torchvision weights name (``"DEFAULT"``, ``"IMAGENET1K_V2"``...) loaded the standard
         torchvision way (downloaded once into ``$TORCH_HOME``); a path to a local state dict;
         or None for a random initialisation seeded by ``random_state``.
+    weights_strict : bool, default=True
+        A local state dict must hold every parameter of the network and nothing else, with
+        the same shapes; a mismatch is a :class:`~hybridfer.nn.weights.WeightsMismatchError`
+        that lists a few keys of each kind and the torchvision model the file fits. False
+        loads what matches on purpose, warns with what it skipped, and still refuses a file
+        that lacks a parameter of a tapped layer.
     input_size : int, (H, W) or None, default=224
         Images are resized to this size on the device; None keeps the native size (48 for
-        FER2013).
+        FER2013). The network's input must be at least as large as the reduction of the
+        deepest tap read (32 for ``layer4``/``stage5``; 32 for a module tap of unknown
+        reduction), so that its feature map has a cell made of image pixels rather than of
+        padding; smaller images (``input_size=None``) or sizes are refused.
     normalize : {"imagenet", "minus_one_one", "half", "none"}, default="imagenet"
         Pixel normalisation ("minus_one_one" and "half" both map [0, 1] to [-1, 1]).
     equalize : bool, default=False
@@ -111,7 +131,9 @@ _COMMON_DOC = """
     image_shape : tuple of int or None, default=None
         ``(H, W[, C])`` of each image when X is a flat 2-D array (None: square gray
         inferred). One size may be -1: ``(1, -1)`` reads each row of any 2-D array as a
-        one-row image.
+        one-row image."""
+    + FLOAT_RANGE_DOC.rstrip("\n")
+    + """
     device : str, default="auto"
         ``"auto"`` (cuda, then mps, then cpu), or any torch device string.
     precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
@@ -134,7 +156,9 @@ _COMMON_DOC = """
     verbose : int, default=0
         0 is silent; >= 1 shows a progress bar (images/s) during ``transform``.
     random_state : int, RandomState or None, default=None
-        Seeds the random initialisation (``weights=None``) and any training.
+        Seeds the random initialisation (``weights=None``) and any training."""
+    + DETERMINISTIC_DOC.rstrip("\n")
+    + """
 
     Attributes
     ----------
@@ -162,10 +186,13 @@ _COMMON_DOC = """
     device_ : torch.device
     dtype_ : torch.dtype
         Compute precision.
-""".lstrip()
+"""
+).lstrip()
 
 
-class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator):
+class DeepFeatureExtractor(
+    NewParametersMixin, CachedTransformMixin, TransformerMixin, BaseEstimator
+):
     """Base class of the deep feature extractors (not for direct use).
 
     Parameters
@@ -187,10 +214,12 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         "output": [StrOptions({"pooled", "tokens"})],
         "token_layer": [str, None],
         "weights": "no_validation",  # name, path, WeightsEnum or None: checked when building
+        "weights_strict": ["boolean"],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "normalize": [StrOptions(set(NORMALIZATIONS))],
         "equalize": ["boolean"],
         "image_shape": [tuple, list, None],
+        "float_range": [tuple, list, None],
         "device": [str, torch.device],
         "precision": [
             StrOptions({"auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16"})
@@ -202,6 +231,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         "fine_tune": ["boolean", dict],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "deterministic": ["boolean"],
     }
 
     def __init__(
@@ -212,10 +242,12 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         output="pooled",
         token_layer=None,
         weights="DEFAULT",
+        weights_strict=True,
         input_size=224,
         normalize="imagenet",
         equalize=False,
         image_shape=None,
+        float_range=(0.0, 1.0),
         device="auto",
         precision="auto",
         channels_last="auto",
@@ -225,16 +257,19 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         fine_tune=False,
         verbose=0,
         random_state=None,
+        deterministic=False,
     ):
         self.layers = layers
         self.pooling = pooling
         self.output = output
         self.token_layer = token_layer
         self.weights = weights
+        self.weights_strict = weights_strict
         self.input_size = input_size
         self.normalize = normalize
         self.equalize = equalize
         self.image_shape = image_shape
+        self.float_range = float_range
         self.device = device
         self.precision = precision
         self.channels_last = channels_last
@@ -244,6 +279,7 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         self.fine_tune = fine_tune
         self.verbose = verbose
         self.random_state = random_state
+        self.deterministic = deterministic
 
     # -- description hooks (override in subclasses) -------------------------------------
     def _arch_name(self) -> str:
@@ -273,7 +309,9 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         Override to build a network that is not a torchvision classifier; keep the
         ``BuiltModel.weights_id`` an exact identity of the weights (it keys the cache).
         """
-        return build_torchvision_model(self._arch_name(), self.weights, seed)
+        return build_torchvision_model(
+            self._arch_name(), self.weights, seed, strict=self.weights_strict
+        )
 
     def _fine_tune(self, model: nn.Module, source: ImageSource, y: np.ndarray) -> nn.Module:
         """Train ``model`` on ``(source, y)`` and return it; called by :meth:`fit`.
@@ -318,10 +356,53 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
                 f"{self.n_features_in_} features as input: flat rows must hold images of the "
                 "shape seen in fit"
             )
-        source = as_image_source(X, resolve_image_shape(self.image_shape, X), color=None, name="X")
+        source = as_image_source(
+            X,
+            resolve_image_shape(self.image_shape, X),
+            color=None,
+            name="X",
+            float_range=check_float_range(self.float_range),
+        )
         if not source.is_lazy and 0 in source.images.shape[1:]:
             raise ValueError(f"X holds empty images of shape {source.images.shape[1:]}")
         return source
+
+    def _min_input_size(self) -> tuple[int, str]:
+        """The smallest network input side and the tap that sets it (the deepest one)."""
+        sizes = [
+            (t.reduction if t.reduction is not None else UNKNOWN_REDUCTION_FLOOR, t.name)
+            for t in self.taps_
+            if t.layout != "ntc"  # token encoders (ViT) check their own input size
+        ]
+        return max(sizes) if sizes else (1, "")
+
+    def _check_network_input(self, image_shape: tuple[int, ...]) -> None:
+        """Refuse a network input (``input_size``, else the images' own size) smaller than
+        the deepest tap's reduction."""
+        side, tap = self._min_input_size()
+        size = resolve_input_size(self.input_size)
+        owner = type(self).__name__
+        reduction = next(t.reduction for t in self.taps_ if t.name == tap) if tap else None
+        reason = (
+            f"the tap {tap!r} is 1/{reduction} of the input"
+            if reduction is not None
+            else f"the floor for a tap of unknown reduction such as {tap!r}"
+        )
+        if size is not None:
+            if min(size) < side:
+                raise ValueError(
+                    f"input_size={self.input_size!r} is too small for {owner}: the network "
+                    f"input must be at least {side}x{side} pixels ({reason}); set input_size "
+                    f">= {side} or read earlier layers"
+                )
+            return
+        check_image_size(
+            image_shape,
+            (side, side),
+            consumer=f"{owner} with input_size=None",
+            reason=reason,
+            fix=f"set input_size (e.g. {max(side, 224)}) to resize them, or read earlier layers",
+        )
 
     def _channels_last(self, device: torch.device) -> bool:
         return use_channels_last(self.channels_last, device, self.dtype_)
@@ -385,9 +466,15 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         self.dtype_ = resolve_precision(self.precision, self.device_)
         self.seed_ = seed_from(self.random_state)
 
+        with deterministic_mode(self.deterministic):
+            return self._fit(source, first_shape, y)
+
+    def _fit(self, source: ImageSource, first_shape: tuple[int, ...], y) -> DeepFeatureExtractor:
+        owner = type(self).__name__
         built = self._build_model(self.seed_)
         model, weights_id = built.model, built.weights_id
         self.taps_ = self._resolve_layers(model)
+        self._check_network_input(first_shape)
         if self.fine_tune:
             if y is None:
                 raise ValueError(f"{owner}: fine_tune={self.fine_tune!r} needs labels y in fit")
@@ -452,6 +539,8 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
             "precision": str(self.dtype_).replace("torch.", ""),
             "torch": torch.__version__.split("+")[0],
             "torchvision": torchvision.__version__.split("+")[0],
+            # deterministic runs never read features another thread count computed
+            **({"deterministic": True} if self.deterministic else {}),
         }
 
     def _compute_features(self, source: ImageSource, indices: np.ndarray) -> np.ndarray:
@@ -480,8 +569,15 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         batches = iter_batches(
             source, indices, self.batch_size, num_workers=self.num_workers, pin_memory=cuda
         )
-        with contextlib.closing(bar), torch.inference_mode():
+        native = resolve_input_size(self.input_size) is None
+        with (
+            contextlib.closing(bar),
+            torch.inference_mode(),
+            deterministic_mode(self.deterministic),
+        ):
             for i, (start, batch) in enumerate(batches):
+                if native:  # each batch of files may have its own size
+                    self._check_network_input(tuple(batch.shape[1:]))
                 x = self.preprocessor_(to_device(batch, device))
                 with autocast(device, self.dtype_):
                     outs = self.model_(x)
@@ -534,6 +630,8 @@ class DeepFeatureExtractor(CachedTransformMixin, TransformerMixin, BaseEstimator
         check_is_fitted(self, "model_")
         _check_feature_names(self, X, reset=False)
         source = self._image_source(X, fitted=True)
+        if resolve_input_size(self.input_size) is None:
+            self._check_network_input(source.first_image_shape())
         self.model_.eval()
         features = self._transform_cached(source)
         if self.output == "tokens":

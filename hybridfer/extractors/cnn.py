@@ -97,6 +97,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         "normalize": [StrOptions({"none", "imagenet", "minus_one_one", "half"})],
         "equalize": ["boolean"],
         "image_shape": [tuple, list, None],
+        "float_range": [tuple, list, None],
         "augment": [None, "boolean", str, dict, callable],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         "tta": TTA_CONSTRAINT,
@@ -113,6 +114,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         normalize="none",
         equalize=False,
         image_shape=None,
+        float_range=(0.0, 1.0),
         augment=None,
         epochs=30,
         batch_size=64,
@@ -141,6 +143,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         predict_batch_size=256,
         tta=None,
         random_state=None,
+        deterministic=False,
         verbose=0,
     ):
         self.architecture = architecture
@@ -151,6 +154,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         self.normalize = normalize
         self.equalize = equalize
         self.image_shape = image_shape
+        self.float_range = float_range
         self.augment = augment
         self.epochs = epochs
         self.batch_size = batch_size
@@ -179,6 +183,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         self.predict_batch_size = predict_batch_size
         self.tta = tta
         self.random_state = random_state
+        self.deterministic = deterministic
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -98,10 +98,12 @@ class MobileNetV3Features(DeepFeatureExtractor):
         output="pooled",
         token_layer=None,
         weights="DEFAULT",
+        weights_strict=True,
         input_size=224,
         normalize="imagenet",
         equalize=False,
         image_shape=None,
+        float_range=(0.0, 1.0),
         device="auto",
         precision="auto",
         channels_last="auto",
@@ -111,6 +113,7 @@ class MobileNetV3Features(DeepFeatureExtractor):
         fine_tune=False,
         verbose=0,
         random_state=None,
+        deterministic=False,
     ):
         super().__init__(
             layers=layers,
@@ -118,10 +121,12 @@ class MobileNetV3Features(DeepFeatureExtractor):
             output=output,
             token_layer=token_layer,
             weights=weights,
+            weights_strict=weights_strict,
             input_size=input_size,
             normalize=normalize,
             equalize=equalize,
             image_shape=image_shape,
+            float_range=float_range,
             device=device,
             precision=precision,
             channels_last=channels_last,
@@ -131,6 +136,7 @@ class MobileNetV3Features(DeepFeatureExtractor):
             fine_tune=fine_tune,
             verbose=verbose,
             random_state=random_state,
+            deterministic=deterministic,
         )
         self.variant = variant
 

@@ -119,10 +119,12 @@ class TorchvisionFeatures(DeepFeatureExtractor):
         output="pooled",
         token_layer=None,
         weights="DEFAULT",
+        weights_strict=True,
         input_size=224,
         normalize="imagenet",
         equalize=False,
         image_shape=None,
+        float_range=(0.0, 1.0),
         device="auto",
         precision="auto",
         channels_last="auto",
@@ -132,6 +134,7 @@ class TorchvisionFeatures(DeepFeatureExtractor):
         fine_tune=False,
         verbose=0,
         random_state=None,
+        deterministic=False,
     ):
         super().__init__(
             layers=layers,
@@ -139,10 +142,12 @@ class TorchvisionFeatures(DeepFeatureExtractor):
             output=output,
             token_layer=token_layer,
             weights=weights,
+            weights_strict=weights_strict,
             input_size=input_size,
             normalize=normalize,
             equalize=equalize,
             image_shape=image_shape,
+            float_range=float_range,
             device=device,
             precision=precision,
             channels_last=channels_last,
@@ -152,6 +157,7 @@ class TorchvisionFeatures(DeepFeatureExtractor):
             fine_tune=fine_tune,
             verbose=verbose,
             random_state=random_state,
+            deterministic=deterministic,
         )
         self.backbone = backbone
 

@@ -25,9 +25,12 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from hybridfer._compat import NewParametersMixin
+from hybridfer._messages import plain_repr
 from hybridfer.images import (
     ImageSource,
     as_image_source,
+    check_float_range,
     coerce_image_input,
     read_images,
     resolve_image_shape,
@@ -47,7 +50,9 @@ def _check_int_pair(value: object, name: str, minimum: int = 1) -> tuple[int, in
     if len(pair) != 2 or not all(
         isinstance(v, Integral) and not isinstance(v, bool) and v >= minimum for v in pair
     ):
-        raise ValueError(f"{name} must be an int or a pair of ints >= {minimum}, got {value!r}")
+        raise ValueError(
+            f"{name} must be an int or a pair of ints >= {minimum}, got {plain_repr(value)}"
+        )
     return int(pair[0]), int(pair[1])
 
 
@@ -60,7 +65,7 @@ def _load_and_transform(estimator: ImageFeatureTransformer, paths: list[str], co
     return estimator._transform_batch(np.stack(images))
 
 
-class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
+class ImageFeatureTransformer(NewParametersMixin, TransformerMixin, BaseEstimator):
     """Base class of the image feature transformers (not for direct use).
 
     Subclasses set ``_feature_prefix``, ``_read_color`` (how image files are decoded) and
@@ -69,6 +74,7 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "image_shape": [tuple, list, None],
+        "float_range": [tuple, list, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
@@ -104,7 +110,13 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
             return X
         X = coerce_image_input(X)
         shape = resolve_image_shape(self.image_shape, X)
-        return as_image_source(X, shape, color=self._read_color, name="X")
+        return as_image_source(
+            X,
+            shape,
+            color=self._read_color,
+            name="X",
+            float_range=check_float_range(self.float_range),
+        )
 
     def _check_fitted_shape(self, image_shape: tuple[int, ...], name: str = "X") -> None:
         fitted = self.image_shape_

@@ -20,7 +20,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from hybridfer._messages import plain_repr
 from hybridfer.handcrafted._base import ImageFeatureTransformer, _check_int_pair
+from hybridfer.images import check_image_size
 
 __all__ = ["HOGFeatures", "hog_batch"]
 
@@ -57,7 +59,7 @@ def _normalize_blocks(blocks: np.ndarray, method: str, axes: tuple[int, ...]) ->
         out = blocks / np.sqrt(np.sum(blocks**2, axis=axes, keepdims=True) + _EPS**2)
         out = np.minimum(out, 0.2)
         return out / np.sqrt(np.sum(out**2, axis=axes, keepdims=True) + _EPS**2)
-    raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {method!r}")
+    raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {plain_repr(method)}")
 
 
 def _bins_and_magnitude(
@@ -207,10 +209,11 @@ class HOGFeatures(ImageFeatureTransformer):
     gradient of the channel with the largest gradient magnitude), as Dalal and Triggs do;
     grayscale images are used as they are.
 
-    Scale: pixel values are used as given (uint8 on [0, 255], floats on any range). Block
-    normalisation makes the descriptor invariant to a positive rescaling of the pixels, up to
-    the eps = 1e-5 of the normalisation, so ``uint8`` images and the same images divided by 255
-    give nearly identical features. ``transform_sqrt=True`` needs non-negative pixels.
+    Scale: pixel values are used as given (uint8 on [0, 255], floats on [0, 1], or on any
+    range with ``float_range=None``). Block normalisation makes the descriptor invariant to a
+    positive rescaling of the pixels, up to the eps = 1e-5 of the normalisation, so ``uint8``
+    images and the same images divided by 255 give nearly identical features.
+    ``transform_sqrt=True`` needs non-negative pixels.
 
     Parameters
     ----------
@@ -228,6 +231,10 @@ class HOGFeatures(ImageFeatureTransformer):
         ``(H, W)`` or ``(H, W, C)`` of each row when ``X`` is a flat 2-D array (a square gray
         shape is inferred when None). One size may be ``-1``: ``(1, -1)`` reads each row as a
         one-row image.
+    float_range : (float, float) or None, default=(0.0, 1.0)
+        The range of float pixels: outside it is an error, inside it is mapped to [0, 1]
+        (``(0, 255)`` takes float images on the 8-bit scale); None takes any finite floats
+        as they are. Integer images are always on [0, 255].
     batch_size : int, default=512
         Images per batch; memory is bounded by the batch.
     n_jobs : int or None, default=None
@@ -272,6 +279,7 @@ class HOGFeatures(ImageFeatureTransformer):
         block_norm: str = "L2-Hys",
         transform_sqrt: bool = False,
         image_shape: tuple[int, ...] | None = None,
+        float_range: tuple[float, float] | None = (0.0, 1.0),
         batch_size: int = 512,
         n_jobs: int | None = None,
     ) -> None:
@@ -281,6 +289,7 @@ class HOGFeatures(ImageFeatureTransformer):
         self.block_norm = block_norm
         self.transform_sqrt = transform_sqrt
         self.image_shape = image_shape
+        self.float_range = float_range
         self.batch_size = batch_size
         self.n_jobs = n_jobs
 
@@ -298,13 +307,13 @@ class HOGFeatures(ImageFeatureTransformer):
     def _check_image_size(self, image_shape: tuple[int, ...]) -> None:
         cells = _check_int_pair(self.pixels_per_cell, "pixels_per_cell")
         block = _check_int_pair(self.cells_per_block, "cells_per_block")
-        min_row, min_col = hog_min_image_shape(cells, block)
-        if image_shape[0] < min_row or image_shape[1] < min_col:
-            raise ValueError(
-                f"X holds images of shape {tuple(image_shape)}, too small for HOGFeatures with "
-                f"pixels_per_cell={cells} and cells_per_block={block}: images need at least "
-                f"{min_row} rows and {min_col} columns"
-            )
+        check_image_size(
+            image_shape,
+            hog_min_image_shape(cells, block),
+            consumer=f"HOGFeatures with pixels_per_cell={cells} and cells_per_block={block}",
+            reason="one block of cells",
+            fix="use smaller cells or blocks, or larger images",
+        )
 
     def _n_features_out(self, image_shape: tuple[int, ...]) -> int:
         return int(np.prod(self._grid(image_shape)))

@@ -22,7 +22,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from hybridfer._messages import plain_repr
 from hybridfer.handcrafted._base import ImageFeatureTransformer, _check_int_pair
+from hybridfer.images import check_image_size
 
 __all__ = ["LBPFeatures", "lbp_codes", "lbp_histograms", "lbp_n_bins"]
 
@@ -36,7 +38,7 @@ _IMPLEMENTATION = "hybridfer.lbp/1 (skimage.feature.local_binary_pattern semanti
 
 def _check_method(P: int, method: str) -> None:
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(f"method must be one of {METHODS}, got {plain_repr(method)}")
     if not 1 <= P <= _MAX_P:
         raise ValueError(f"P must be in [1, {_MAX_P}], got {P}")
     if method in ("default", "ror") and P > _MAX_P_FULL_HISTOGRAM:
@@ -278,7 +280,7 @@ def lbp_histograms(
     elif normalize == "l2":
         hist /= np.sqrt((hist**2).sum(axis=2, keepdims=True))
     elif normalize is not None:
-        raise ValueError(f"normalize must be 'l1', 'l2' or None, got {normalize!r}")
+        raise ValueError(f"normalize must be 'l1', 'l2' or None, got {plain_repr(normalize)}")
     return hist.reshape(n, -1)
 
 
@@ -309,8 +311,8 @@ class LBPFeatures(ImageFeatureTransformer):
     Color: RGB images are first converted to gray (see :func:`to_gray`); image files are
     decoded as gray.
 
-    Scale: pixel values are used as given (as float64, like scikit-image), and floats on any
-    range work. The codes compare interpolated neighbours with the centre, so they do not
+    Scale: pixel values are used as given (as float64, like scikit-image): uint8 on [0, 255],
+    floats on [0, 1], or on any range with ``float_range=None``. The codes compare interpolated neighbours with the centre, so they do not
     change when the pixels are multiplied by a positive number, up to floating-point rounding
     in the interpolation (exactly, for whole-pixel samples such as ``P=4, R=1``). Pixels
     outside the image read as 0, as in scikit-image, so adding a constant changes border codes.
@@ -334,6 +336,10 @@ class LBPFeatures(ImageFeatureTransformer):
         ``(H, W)`` or ``(H, W, C)`` of each row when ``X`` is a flat 2-D array (a square gray
         shape is inferred when None). One size may be ``-1``: ``(1, -1)`` reads each row as a
         one-row image.
+    float_range : (float, float) or None, default=(0.0, 1.0)
+        The range of float pixels: outside it is an error, inside it is mapped to [0, 1]
+        (``(0, 255)`` takes float images on the 8-bit scale); None takes any finite floats
+        as they are. Integer images are always on [0, 255].
     batch_size : int, default=256
         Images per batch; memory is bounded by the batch.
     n_jobs : int or None, default=None
@@ -379,6 +385,7 @@ class LBPFeatures(ImageFeatureTransformer):
         grid: int | tuple[int, int] = (4, 4),
         normalize: str | None = "l1",
         image_shape: tuple[int, ...] | None = None,
+        float_range: tuple[float, float] | None = (0.0, 1.0),
         batch_size: int = 256,
         n_jobs: int | None = None,
     ) -> None:
@@ -388,6 +395,7 @@ class LBPFeatures(ImageFeatureTransformer):
         self.grid = grid
         self.normalize = normalize
         self.image_shape = image_shape
+        self.float_range = float_range
         self.batch_size = batch_size
         self.n_jobs = n_jobs
 
@@ -397,12 +405,13 @@ class LBPFeatures(ImageFeatureTransformer):
 
     def _check_image_size(self, image_shape: tuple[int, ...]) -> None:
         grid = _check_int_pair(self.grid, "grid")
-        if image_shape[0] < grid[0] or image_shape[1] < grid[1]:
-            raise ValueError(
-                f"X holds images of shape {tuple(image_shape)}, too small for LBPFeatures with "
-                f"grid={grid}: every cell needs a pixel, so images need at least {grid[0]} "
-                f"rows and {grid[1]} columns"
-            )
+        check_image_size(
+            image_shape,
+            grid,
+            consumer=f"LBPFeatures with grid={grid}",
+            reason="every cell of the grid needs a pixel",
+            fix="use a coarser grid, or larger images",
+        )
 
     def _n_features_out(self, image_shape: tuple[int, ...]) -> int:
         grid = _check_int_pair(self.grid, "grid")

@@ -124,19 +124,47 @@ class FERNet(nn.Module):
         raise NotImplementedError
 
 
+def _trunk_shape(trunk: nn.Module, in_channels: int, size: Sequence[int]) -> torch.Size | None:
+    """The trunk's output shape for one blank image of ``size``; None if it has no cell."""
+    try:
+        shape = trunk(torch.zeros(1, in_channels, *size)).shape
+    except RuntimeError:  # a kernel larger than its (padded) input
+        return None
+    return shape if min(shape[2:]) >= 1 else None
+
+
+def _smallest_side(trunk: nn.Module, in_channels: int, start: int, limit: int = 1024) -> int | None:
+    """The smallest square input side >= ``start`` the trunk takes (None above ``limit``)."""
+    high = max(start, 1)
+    while _trunk_shape(trunk, in_channels, (high, high)) is None:
+        if high >= limit:
+            return None
+        high *= 2
+    low = high // 2  # refused (or below start)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _trunk_shape(trunk, in_channels, (mid, mid)) is None:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
 def _probe_map(trunk: nn.Module, in_channels: int, image_size: Sequence[int]) -> torch.Size:
     was_training = trunk.training
     trunk.eval()
     with torch.no_grad():
-        try:
-            shape = trunk(torch.zeros(1, in_channels, *image_size)).shape
-        except RuntimeError as exc:
+        shape = _trunk_shape(trunk, in_channels, image_size)
+        if shape is None:
+            h, w = (int(s) for s in image_size)
+            side = _smallest_side(trunk, in_channels, min(h, w))
+            need = f"at least {side}x{side} pixels" if side else "larger images"
+            trunk.train(was_training)
             raise ValueError(
-                f"input size {tuple(image_size)} is too small for this network: {exc}"
-            ) from None
+                f"input size {h}x{w} is too small for this network: its trunk needs {need} to "
+                "leave a feature map (use larger images, or set input_size to resize them)"
+            )
     trunk.train(was_training)
-    if min(shape[2:]) < 1:
-        raise ValueError(f"input size {tuple(image_size)} is too small for this network")
     return shape
 
 

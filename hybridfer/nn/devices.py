@@ -6,6 +6,13 @@ natively (AVX512-BF16 or AMX, where oneDNN runs bf16 convolutions and matrix pro
 faster than float32) and float32 on other CPUs, where emulated bf16 is slower.
 ``channels_last="auto"`` uses the channels-last memory format for convolutional networks on
 CUDA and wherever bf16 runs natively on the CPU (oneDNN's fastest bf16 kernels are NHWC).
+
+Determinism: with a fixed seed, torch code gives the same numbers on the same machine with the
+same number of intra-op threads (``torch.get_num_threads()``). Another thread count splits the
+reductions of convolutions and matrix products differently (measured on a 2-core CPU with AMX:
+embeddings off by 1e-3, enough to flip a downstream classifier's decisions).
+:func:`deterministic_mode`, which the estimators' ``deterministic=True`` switches on, removes
+the thread count from that promise.
 """
 
 from __future__ import annotations
@@ -17,11 +24,15 @@ from collections.abc import Iterator
 
 import torch
 
+from hybridfer._messages import plain_repr
+
 __all__ = [
+    "DETERMINISTIC_DOC",
     "PRECISIONS",
     "autocast",
     "cpu_capability",
     "cpu_has_native_bf16",
+    "deterministic_mode",
     "resolve_device",
     "resolve_precision",
     "to_device",
@@ -96,7 +107,9 @@ def use_channels_last(
     bf16 natively (``dtype`` bfloat16), False elsewhere; a bool is taken as is."""
     if isinstance(setting, str):
         if setting != "auto":
-            raise ValueError(f"channels_last must be True, False or 'auto', got {setting!r}")
+            raise ValueError(
+                f"channels_last must be True, False or 'auto', got {plain_repr(setting)}"
+            )
         if device.type == "cuda":
             return True
         return device.type == "cpu" and dtype == torch.bfloat16 and cpu_has_native_bf16()
@@ -206,3 +219,51 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
             tensor = tensor.pin_memory()
         return tensor.to(device, non_blocking=True)
     return tensor.to(device)
+
+
+#: Docstring of the ``deterministic`` parameter, shared by the torch estimators.
+DETERMINISTIC_DOC = """
+    deterministic : bool, default=False
+        Give the same numbers whatever torch's thread count: ``fit`` and the forward passes
+        run under :func:`hybridfer.nn.devices.deterministic_mode` (one CPU thread,
+        deterministic algorithms, fixed cuDNN kernels). Without it, a seed gives the same
+        result on the same machine with the same ``torch.get_num_threads()``, and another
+        thread count can change the last digits (bf16 on CPUs especially). Slower on machines
+        with many cores.
+"""
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool = True) -> Iterator[None]:
+    """Run torch code so its numbers do not depend on the thread count or kernel choice.
+
+    Inside: one intra-op CPU thread (a multi-threaded reduction sums in an order that depends
+    on the number of threads), ``torch.use_deterministic_algorithms(True, warn_only=True)``
+    (an op without a deterministic kernel warns) and cuDNN's deterministic, non-benchmarked
+    kernels. Every setting is restored on exit. They are process-wide: torch work in other
+    Python threads meanwhile runs under them too. On CUDA, deterministic cuBLAS also needs
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment before the process starts (torch
+    warns otherwise).
+
+    Parameters
+    ----------
+    enabled : bool, default=True
+        False makes this a no-op, so callers can pass their ``deterministic`` parameter.
+    """
+    if not enabled:
+        yield
+        return
+    threads = torch.get_num_threads()
+    algorithms = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = torch.backends.cudnn
+    cudnn_deterministic, cudnn_benchmark = cudnn.deterministic, cudnn.benchmark
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+        cudnn.deterministic, cudnn.benchmark = cudnn_deterministic, cudnn_benchmark

@@ -29,10 +29,19 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from hybridfer.images import ImageSource, as_image_source, coerce_image_input, resolve_image_shape
+from hybridfer._compat import NewParametersMixin
+from hybridfer._messages import plain_repr
+from hybridfer.images import (
+    FLOAT_RANGE_DOC,
+    ImageSource,
+    as_image_source,
+    check_float_range,
+    coerce_image_input,
+    resolve_image_shape,
+)
 from hybridfer.nn.architectures import count_parameters
 from hybridfer.nn.augment import make_augmentation
-from hybridfer.nn.devices import resolve_device
+from hybridfer.nn.devices import DETERMINISTIC_DOC, deterministic_mode, resolve_device
 from hybridfer.nn.preprocessing import Preprocessor, resolve_input_size
 from hybridfer.nn.training import (
     TTA_MODES,
@@ -90,10 +99,12 @@ TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint": [str, os.PathLike, None],
     "resume": ["boolean"],
     "random_state": ["random_state"],
+    "deterministic": ["boolean"],
     "verbose": ["verbose"],
 }
 
-TRAINING_DOC = """
+TRAINING_DOC = (
+    """
     epochs : int
         Maximum passes over the training data.
     batch_size : int, default=64
@@ -146,10 +157,14 @@ default=None
         checkpoint must come from the same data, network and settings.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, batch order, validation split, dropout and augmentation: the
-        same seed gives the same model on the same machine.
+        same seed gives the same model on the same machine with the same torch thread count
+        (``deterministic=True`` drops that condition)."""
+    + DETERMINISTIC_DOC.rstrip("\n")
+    + """
     verbose : int, default=0
         >= 1 shows a progress bar per epoch and one line of loss/accuracy per epoch.
 """
+)
 
 IMAGE_TRAINING_DOC = """
     augment : None, bool, "default", "pain", dict or callable, default=None
@@ -217,7 +232,9 @@ class TorchTrainingMixin:
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
-            got = f"1 class ({self.classes_[0]!r})" if len(self.classes_) else "no samples"
+            got = (
+                f"1 class ({plain_repr(self.classes_[0])})" if len(self.classes_) else "no samples"
+            )
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; got {got}"
             )
@@ -231,7 +248,7 @@ class TorchTrainingMixin:
             return np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
         except KeyError as exc:
             raise ValueError(
-                f"{name} holds label {exc.args[0]!r}, which is not among the training classes "
+                f"{name} holds label {plain_repr(exc.args[0])}, which is not among the training classes "
                 f"{self.classes_.tolist()}"
             ) from None
 
@@ -262,12 +279,18 @@ class TorchTrainingMixin:
         return sw
 
 
-class ImageNetworkMixin:
+class ImageNetworkMixin(NewParametersMixin):
     """Image-side helpers of estimators that train a network on images."""
 
     def _image_source(self, X: Any) -> ImageSource:
         X = coerce_image_input(X)
-        return as_image_source(X, resolve_image_shape(self.image_shape, X), color=None, name="X")
+        return as_image_source(
+            X,
+            resolve_image_shape(self.image_shape, X),
+            color=None,
+            name="X",
+            float_range=check_float_range(self.float_range),
+        )
 
     def _validate_targets(self, y: Any, sample_weight: Any) -> tuple[np.ndarray, Any]:
         """Labels and sample weights are checked before the images (cheap errors first)."""
@@ -332,25 +355,26 @@ class ImageNetworkMixin:
             codes, sw, data = codes[rows], sw[rows], RowSubset(source, rows)
         self._configure_inputs(source)
         seed = seed_from(self.random_state)
-        self.model_ = self._build_network(seed, len(self.classes_))
         eval_data = None
         if eval_set is not None:
             eval_data = (
                 self._image_source(eval_set[0]),
                 self._encode_known(eval_set[1], "eval_set y"),
             )
-        result = fit_module(
-            self.model_,
-            data,
-            codes,
-            self._train_config(seed),
-            n_classes=len(self.classes_),
-            prepare=self._preprocessor(resolve_device(self.device)),
-            augment=make_augmentation(self.augment),
-            sample_weight=sw,
-            eval_set=eval_data,
-            classes=self.classes_,
-        )
+        with deterministic_mode(self.deterministic):
+            self.model_ = self._build_network(seed, len(self.classes_))
+            result = fit_module(
+                self.model_,
+                data,
+                codes,
+                self._train_config(seed),
+                n_classes=len(self.classes_),
+                prepare=self._preprocessor(resolve_device(self.device)),
+                augment=make_augmentation(self.augment),
+                sample_weight=sw,
+                eval_set=eval_data,
+                classes=self.classes_,
+            )
         self._record_training(result)
 
     def _network_outputs(self, X: Any, forward: Any = None, post: Any = None) -> np.ndarray:
@@ -361,19 +385,20 @@ class ImageNetworkMixin:
         source = self._image_source(X)
         self._check_images(source, reset=False)
         device = resolve_device(self.device)
-        return predict_module(
-            self.model_,
-            source,
-            prepare=self._preprocessor(device),
-            forward=forward,
-            batch_size=self.predict_batch_size,
-            device=device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-            tta=self.tta,
-            tta_padding=self._tta_padding(),
-            post=post,
-        )
+        with deterministic_mode(self.deterministic):
+            return predict_module(
+                self.model_,
+                source,
+                prepare=self._preprocessor(device),
+                forward=forward,
+                batch_size=self.predict_batch_size,
+                device=device,
+                precision=self.precision,
+                channels_last=self.channels_last,
+                tta=self.tta,
+                tta_padding=self._tta_padding(),
+                post=post,
+            )
 
     def _softmax_outputs(self, X: Any) -> np.ndarray:
         """Class probabilities (float64, rows sum to 1), averaged over the ``tta`` views."""
@@ -403,7 +428,8 @@ TTA_DOC = """
         image padded by the training crop padding, and their mirrors).
 """
 
-IMAGE_DOC = """
+IMAGE_DOC = (
+    """
     input_size : int, (H, W) or None, default=None
         Resize images to this size on the device; None keeps the training images' size.
     color : {"gray", "rgb"}, default="gray"
@@ -415,5 +441,6 @@ IMAGE_DOC = """
     equalize : bool, default=False
         Histogram-equalise each image first.
     image_shape : tuple of int or None, default=None
-        ``(H, W[, C])`` of each image when X is a flat 2-D array (square gray inferred).
-"""
+        ``(H, W[, C])`` of each image when X is a flat 2-D array (square gray inferred)."""
+    + FLOAT_RANGE_DOC
+)

@@ -4,8 +4,16 @@
 full ``"ResNet50_Weights.IMAGENET1K_V2"``) or a ``WeightsEnum`` member is loaded with
 :func:`torchvision.models.get_model`, which downloads into ``$TORCH_HOME/hub/checkpoints``
 (a file already there is used without a download). A path to a local file loads a state dict
-(or a checkpoint dict holding one under ``"state_dict"``/``"model"``). ``None`` gives a random
-initialisation seeded by ``random_state``, without touching torch's global random state.
+(or a checkpoint dict holding one under ``"state_dict"``/``"model"``) with
+``torch.load(weights_only=True)``, which never runs code from the file. ``None`` gives a
+random initialisation seeded by ``random_state``, without touching torch's global random state.
+
+A local state dict is loaded strictly by default: it must hold every parameter and buffer of
+the network, nothing else, and every tensor in the network's shape. A file of another
+architecture (a ``resnet34`` file given to ``resnet18`` shares every ``resnet18`` key and adds
+more) is a :class:`WeightsMismatchError` that lists a few keys of each kind and names the
+torchvision model the file fits. ``strict=False`` loads what fits on purpose (a network
+fine-tuned with another classifier head, say) and warns with what it skipped.
 
 Each built model comes with a *weights identity*, the string that names its weights in a
 feature-cache key: the torchvision enum member, ``file:<content hash>``, or ``random:<seed>``.
@@ -15,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +36,12 @@ from torchvision.models import WeightsEnum
 
 __all__ = [
     "BuiltModel",
+    "WeightsMismatchError",
     "WeightsUnavailableError",
     "build_torchvision_model",
     "classification_models",
     "file_digest",
+    "load_state_dict",
     "load_state_dict_file",
     "seeded_build",
 ]
@@ -39,6 +51,10 @@ _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be downloaded or read."""
+
+
+class WeightsMismatchError(ValueError):
+    """A local state dict does not fit the network: keys missing, unexpected or reshaped."""
 
 
 @dataclass
@@ -52,8 +68,9 @@ class BuiltModel:
     weights_id : str
         Identity of the weights, for cache keys.
     unloaded : set of str
-        State-dict keys a local weights file did not provide (they keep their random
-        initialisation); the extractor refuses them if a tapped module needs them.
+        State-dict keys a local weights file did not provide (only with ``strict=False``:
+        they keep their random initialisation); the extractor refuses them if a tapped
+        module needs them.
     """
 
     model: nn.Module
@@ -124,6 +141,29 @@ def _download_help(arch: str, member: WeightsEnum) -> str:
     )
 
 
+def _load_error_reason(exc: BaseException) -> str:
+    """What is wrong with a file ``torch.load`` refused, without torch's advice to load it
+    unsafely (``weights_only=False``), which must not be followed for an untrusted file."""
+    text = str(exc)
+    if isinstance(exc, EOFError) or not text.strip():
+        return "the file is empty or ends too early"
+    if "failed reading zip archive" in text or "central directory" in text:
+        return "the file is truncated or corrupt (not a complete archive written by torch.save)"
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (
+            f"it holds a pickled Python object ({found.group(1)}), such as a whole model, which "
+            "is not loaded because unpickling an object can run any code"
+        )
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n|$)", text)
+    if found:
+        return f"it is not a state dict written by torch.save ({found.group(1)})"
+    first = text.strip().splitlines()[0]
+    if "weights_only" in first or len(first) > 200:
+        return f"it is not a state dict written by torch.save ({type(exc).__name__})"
+    return f"it is not a state dict written by torch.save ({type(exc).__name__}: {first})"
+
+
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a state dict from ``path`` safely (``weights_only=True``).
 
@@ -138,14 +178,21 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
+    if path.suffix == ".safetensors":
+        raise WeightsUnavailableError(
+            f"cannot read weights file {os.fspath(path)!r}: safetensors files are not read; "
+            "convert it with torch.save(safetensors.torch.load_file(path), 'weights.pt') and "
+            "pass that file"
+        )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on the pickle protocol is not for users
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files (pickle, zip, runtime)
         raise WeightsUnavailableError(
-            f"cannot read weights file {os.fspath(path)!r}: {exc}. Expected a state_dict "
-            "saved with torch.save(model.state_dict(), path) (a whole pickled model is not "
-            "accepted: it is unsafe to load)"
-        ) from exc
+            f"cannot read weights file {os.fspath(path)!r}: {_load_error_reason(exc)}. "
+            "Expected a state_dict saved with torch.save(model.state_dict(), path)"
+        ) from None
     if isinstance(obj, Mapping):
         for key in _STATE_DICT_KEYS:
             inner = obj.get(key)
@@ -167,16 +214,152 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def _load_matching(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> set[str]:
-    """Load the entries of ``state`` whose name and shape fit ``model``; return the others'."""
+@dataclass
+class _Mismatch:
+    """How a state dict differs from a network's."""
+
+    missing: list[str]
+    unexpected: list[str]
+    reshaped: list[tuple[str, tuple[int, ...], tuple[int, ...]]]  # key, file, network
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.unexpected or self.reshaped)
+
+    def head_only(self, own: Mapping) -> bool:
+        """Whether only the network's last layer (its classifier head) is reshaped."""
+        if self.missing or self.unexpected or not self.reshaped or not own:
+            return False
+        head = list(own)[-1].rsplit(".", 1)[0] + "."
+        return all(k.startswith(head) for k, _, _ in self.reshaped)
+
+    def describe(self, n: int = 4) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing (e.g. {self.missing[:n]})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected (e.g. {self.unexpected[:n]})")
+        if self.reshaped:
+            shown = ", ".join(
+                f"{k}: file {list(a)}, network {list(b)}" for k, a, b in self.reshaped[:n]
+            )
+            parts.append(f"{len(self.reshaped)} of another shape ({shown})")
+        return "; ".join(parts)
+
+
+def _compare(
+    own: Mapping[str, torch.Size | tuple], state: Mapping[str, torch.Tensor | torch.Size]
+) -> _Mismatch:
+    def shape(v) -> tuple[int, ...]:
+        return tuple(v.shape) if hasattr(v, "shape") else tuple(v)
+
+    return _Mismatch(
+        missing=[k for k in own if k not in state],
+        unexpected=[k for k in state if k not in own],
+        reshaped=[
+            (k, shape(state[k]), shape(own[k]))
+            for k in own
+            if k in state and shape(state[k]) != shape(own[k])
+        ],
+    )
+
+
+def _family(arch: str) -> str:
+    """``resnet`` for ``resnet18``, ``mobilenet`` for ``mobilenet_v3_small``..."""
+    return re.match(r"[a-z]*", arch).group(0) or arch
+
+
+def _meta_shapes(arch: str) -> dict[str, tuple[int, ...]] | None:
+    """State-dict shapes of torchvision model ``arch``, built on the meta device (no memory,
+    no initialisation cost); None when the model cannot be built there."""
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = torchvision.models.get_model(arch, weights=None)
+    except Exception:  # some builders compute on tensors, which meta cannot
+        return None
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _fitting_models(arch: str, state: Mapping[str, torch.Tensor]) -> str:
+    """Which torchvision model of ``arch``'s family a state dict fits, in words ('' if none)."""
+    head_only = None
+    for name in classification_models():
+        if name == arch or _family(name) != _family(arch):
+            continue
+        shapes = _meta_shapes(name)
+        if shapes is None:
+            continue
+        diff = _compare(shapes, state)
+        if not diff:
+            return f"the file fits torchvision's {name}"
+        if diff.head_only(shapes):
+            head_only = head_only or f"the file fits torchvision's {name} with another head"
+    return head_only or ""
+
+
+def load_state_dict(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    arch: str | None = None,
+    strict: bool = True,
+) -> set[str]:
+    """Load ``state`` into ``model``, strictly unless asked otherwise.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network, built with its own initialisation.
+    state : mapping of str to Tensor
+        The state dict read from ``source``.
+    source : str
+        Where ``state`` comes from (a file path), for messages.
+    arch : str, optional
+        The torchvision model name of ``model``: a mismatch then names the model of its
+        family the file fits.
+    strict : bool, default=True
+        Require every key of the network, no other key, and the network's shapes. False loads
+        the entries whose name and shape fit and warns with what it skipped.
+
+    Returns
+    -------
+    set of str
+        Keys of the network the file did not provide (empty when ``strict``).
+
+    Raises
+    ------
+    WeightsMismatchError
+        ``strict`` and the keys or shapes differ, or the file shares nothing with the network.
+    """
     own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    diff = _compare(own, state)
+    what = arch or type(model).__name__
+    if diff and strict:
+        fits = _fitting_models(arch, state) if arch else ""
+        hint = f"; {fits}" if fits else ""
+        if diff.head_only(own):
+            hint += " (only the classifier head differs: a network trained for other classes?)"
+        raise WeightsMismatchError(
+            f"weights file {source!r} does not fit {what}: {diff.describe()}{hint}. Expected "
+            f"a state_dict of {what} (torch.save(model.state_dict(), path)); "
+            "weights_strict=False loads the parameters that fit and skips the others"
+        )
+    reshaped = {k for k, _, _ in diff.reshaped}
+    usable = {k: v for k, v in state.items() if k in own and k not in reshaped}
     if not usable:
-        raise WeightsUnavailableError(
-            f"weights file {source!r} shares no parameter (name and shape) with the model; "
-            f"e.g. the model has {list(own)[:3]} and the file has {list(state)[:3]}"
+        raise WeightsMismatchError(
+            f"weights file {source!r} shares no parameter (name and shape) with {what}: "
+            f"the network has e.g. {list(own)[:3]} and the file has {list(state)[:3]}"
         )
     model.load_state_dict(usable, strict=False)
+    if diff:
+        warnings.warn(
+            f"weights file {source!r}: loaded {len(usable)} of {len(own)} entries of {what} "
+            f"and skipped {diff.describe()} (missing entries keep their initialisation)",
+            UserWarning,
+            stacklevel=3,
+        )
     return set(own) - set(usable)
 
 
@@ -184,6 +367,8 @@ def build_torchvision_model(
     arch: str,
     weights: str | os.PathLike | WeightsEnum | None,
     seed: int,
+    *,
+    strict: bool = True,
 ) -> BuiltModel:
     """Build torchvision model ``arch`` with ``weights``.
 
@@ -196,6 +381,8 @@ def build_torchvision_model(
     seed : int
         Seeds the random initialisation (used for ``weights=None``, and for any parameter a
         local file does not provide).
+    strict : bool, default=True
+        A local file must fit the network exactly (see :func:`load_state_dict`).
 
     Raises
     ------
@@ -206,6 +393,8 @@ def build_torchvision_model(
     WeightsUnavailableError
         Download failed (the message explains how to provide a local file) or the file
         cannot be read.
+    WeightsMismatchError
+        A local file does not fit the network (``strict``).
     """
     models = classification_models()
     if arch not in models:
@@ -252,5 +441,5 @@ def build_torchvision_model(
         )
     state = load_state_dict_file(path)
     model = random_init()
-    unloaded = _load_matching(model, state, os.fspath(path))
+    unloaded = load_state_dict(model, state, source=os.fspath(path), arch=arch, strict=strict)
     return BuiltModel(model.eval(), f"file:{file_digest(path)}", unloaded)
