@@ -5,6 +5,11 @@
   see :mod:`hybridfer.recipes.fer2013`.
 - ``cnn-lstm-fer2013``: the CNN + LSTM paper's Model 1/2/3 under its oversample-then-split
   protocol and the official one, side by side; see :mod:`hybridfer.recipes.cnn_lstm`.
+- ``ctan-convnext``: the CTAN paper's ConvNeXt-Tiny + attention network on CK+48 under its
+  random 8:1:1 split of frames and subject-grouped folds; see :mod:`hybridfer.recipes.ctan`.
+
+The paper recipes share their steps (protocols side by side, leakage audit, pooled folds,
+profile) through :mod:`hybridfer.recipes.paper`.
 
 Each recipe runs at ``scale="smoke"`` (seconds), ``"cpu"`` (an hour or less on 2 cores) or
 ``"full"`` (meant for a GPU) and returns a :class:`RecipeResult` whose report (markdown and
@@ -12,6 +17,7 @@ JSON), confusion PNGs and fitted pipeline are written to the work folder.
 """
 
 from hybridfer.recipes import cnn_lstm as _cnn_lstm  # noqa: F401  (registers its recipe)
+from hybridfer.recipes import ctan as _ctan  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)
 from hybridfer.recipes.base import (
     SCALES,
