@@ -63,7 +63,15 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
     work = tmp_path / "work"
     result = run_recipe("fer2013-cpu", tiny_fer, scale="smoke", workdir=work, verbose=0)
     models = [r["model"] for r in result.rows]
-    assert models == ["network", "network + flip TTA", "logreg", "svm", "wnxgb", "network + logreg"]
+    assert models == [
+        "network",
+        "network + flip TTA",
+        "logreg",
+        "svm",
+        "wnxgb",
+        "logreg (emb + HOG)",
+        "network + logreg",
+    ]
     dedup = "PrivateTest (no exact copy in Training) acc"
     for col in ("PublicTest acc", "PublicTest macro-F1", "PrivateTest acc", dedup):
         assert col in result.columns

@@ -16,7 +16,8 @@ The models compared, side by side:
 
 - ``network``: the network's own softmax; ``network + flip TTA``: averaged with the mirror;
 - ``logreg``, ``svm`` (RBF :class:`~hybridfer.classifiers.GramSVC`), ``wnxgb`` on the
-  flip-averaged embeddings (the hybrids);
+  flip-averaged embeddings, and ``logreg (emb + HOG)`` on the embeddings beside HOG
+  descriptors (the hybrids);
 - ``network + logreg``: the average of the network's (TTA) and the logistic regression's
   probabilities (a two-member ensemble).
 
@@ -28,6 +29,7 @@ an hour with the heads; ``full`` trains a wider network for 60 epochs (meant for
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -138,7 +140,15 @@ def _heads(scale: str, seed: int) -> dict[str, Any]:
             random_state=seed,
             n_jobs=os.cpu_count(),
         ),
+        # the deep + handcrafted hybrid: embeddings beside HOG (900 columns at 48x48)
+        "logreg (emb + HOG)": make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)
+        ),
     }
+
+
+#: Heads that read HOG columns after the embeddings.
+_WITH_HOG = ("logreg (emb + HOG)",)
 
 
 def run_fer2013(
@@ -170,12 +180,13 @@ def run_fer2013(
     """
     import joblib
     import torch
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
     from hybridfer._io import atomic_path
     from hybridfer.data import load_fer2013, stratified_subsample
     from hybridfer.evaluation import evaluate_predictions, leakage_audit, plot_confusion_matrix
     from hybridfer.extractors import CNNFeatures
+    from hybridfer.handcrafted import HOGFeatures
     from hybridfer.images import read_images
 
     t0 = time.perf_counter()
@@ -252,16 +263,24 @@ def run_fer2013(
     emb_train = network.transform(X_train)
     emb_test = {k: network.transform(v) for k, v in X_test.items()}
     embed_time = time.perf_counter() - t
+    t = time.perf_counter()
+    hog = HOGFeatures().fit(X_train)
+    both_train = np.hstack([emb_train, hog.transform(X_train)])
+    both_test = {k: np.hstack([v, hog.transform(X_test[k])]) for k, v in emb_test.items()}
+    hog_time = time.perf_counter() - t
 
     fitted: dict[str, Any] = {}
     fit_times: dict[str, float] = {}
     decisions: dict[str, dict[str, np.ndarray]] = {}
     for name, head in _heads(scale, random_state).items():
+        train_cols, test_cols = (
+            (both_train, both_test) if name in _WITH_HOG else (emb_train, emb_test)
+        )
         t = time.perf_counter()
-        head.fit(emb_train, y_train)
+        head.fit(train_cols, y_train)
         fit_times[name] = time.perf_counter() - t
         fitted[name] = head
-        decisions[name] = {k: head.predict(v) for k, v in emb_test.items()}
+        decisions[name] = {k: head.predict(v) for k, v in test_cols.items()}
     # the logistic regression's columns in the network's class order
     columns_ = [list(fitted["logreg"].classes_).index(c) for c in network.classes_]
     lr_proba = {k: fitted["logreg"].predict_proba(v)[:, columns_] for k, v in emb_test.items()}
@@ -270,7 +289,8 @@ def run_fer2013(
         decisions[name] = {k: network.classes_[p.argmax(1)] for k, p in proba[name].items()}
     decisions["network + logreg"] = {k: network.classes_[p.argmax(1)] for k, p in ensemble.items()}
 
-    names = ["network", "network + flip TTA", "logreg", "svm", "wnxgb", "network + logreg"]
+    hybrids = ["logreg", "svm", "wnxgb", *_WITH_HOG]
+    names = ["network", "network + flip TTA", *hybrids, "network + logreg"]
     rows: list[dict[str, Any]] = []
     reports: dict[str, Any] = {}
     for name in names:
@@ -293,10 +313,11 @@ def run_fer2013(
             columns += [f"{d} acc" for d in dedup]
     columns.append("fit s")
 
-    best_hybrid = max(
-        ("logreg", "svm", "wnxgb"), key=lambda n: rows[names.index(n)]["PublicTest acc"]
-    )
-    pipeline = Pipeline([("features", network), ("clf", fitted[best_hybrid])])
+    best_hybrid = max(hybrids, key=lambda n: rows[names.index(n)]["PublicTest acc"])
+    features: Any = network
+    if best_hybrid in _WITH_HOG:
+        features = FeatureUnion([("network", network), ("hog", hog)])
+    pipeline = Pipeline([("features", features), ("clf", fitted[best_hybrid])])
     pipe_file = workdir / "pipeline.joblib"
     with atomic_path(pipe_file) as tmp:
         joblib.dump(pipeline, tmp)
@@ -309,7 +330,8 @@ def run_fer2013(
     for name in ("network + flip TTA", best_hybrid):
         for split in X_test:
             rep = reports[(name, split)]
-            png = workdir / f"confusion_{name.replace(' ', '').replace('+', '_')}_{split}.png"
+            slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+            png = workdir / f"confusion_{slug}_{split}.png"
             plot_confusion_matrix(
                 y_test[split],
                 decisions[name][split],
@@ -348,6 +370,7 @@ def run_fer2013(
         "final_train_accuracy": history[-1]["accuracy"] if history else None,
         "train_time_s": train_time,
         "embed_time_s": embed_time,
+        "hog_time_s": hog_time,
         "load_time_s": load_time,
         "head_fit_s": fit_times,
         "best_hybrid": best_hybrid,
