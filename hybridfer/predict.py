@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,6 +50,8 @@ __all__ = [
 #: The attribute of a saved pipeline that holds its metadata dict.
 METADATA_ATTR = "hybridfer_metadata_"
 _FORMAT = 1
+#: Recursion limit while pickling (see :func:`save_pipeline`).
+_PICKLE_RECURSION_LIMIT = 20_000
 
 
 class PipelineFileError(ValueError):
@@ -182,8 +185,15 @@ def save_pipeline(
 
     if metadata is not None:
         attach_metadata(model, metadata)
-    with atomic_path(path) as tmp:
-        joblib.dump(model, tmp)
+    # joblib pickles in pure Python, which recurses once per link of a torch.fx graph's node
+    # list (a fitted deep extractor's model_): ResNet50's needs more than the default 1,000
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _PICKLE_RECURSION_LIMIT))
+    try:
+        with atomic_path(path) as tmp:
+            joblib.dump(model, tmp)
+    finally:
+        sys.setrecursionlimit(limit)
     return Path(path)
 
 

@@ -183,6 +183,9 @@ _COMMON_DOC = (
         ``trained:<hash>``); part of the cache key.
     seed_ : int
         The seed drawn from ``random_state``.
+    history_, n_epochs_, train_time_ : list of dict, int, float
+        With ``fine_tune`` only: the backbone's training record (per-epoch losses), its
+        epochs and seconds.
     device_ : torch.device
     dtype_ : torch.dtype
         Compute precision.
@@ -332,14 +335,19 @@ class DeepFeatureExtractor(
         prepare = Preprocessor(
             self.input_size, self.normalize, self.equalize, out_channels=self._in_channels
         ).to(self.device_)
-        return fine_tune_backbone(
+        model, result = fine_tune_backbone(
             model,
             source,
             y,
             prepare=prepare,
             return_nodes=[t.module for t in self.taps_],
+            return_result=True,
             **options,
         )
+        self.history_ = result.history
+        self.n_epochs_ = result.n_epochs
+        self.train_time_ = result.train_time
+        return model
 
     # -- helpers -------------------------------------------------------------------------
     def _image_source(self, X, *, fitted: bool = False) -> ImageSource:

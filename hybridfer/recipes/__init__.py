@@ -7,6 +7,9 @@
   protocol and the official one, side by side; see :mod:`hybridfer.recipes.cnn_lstm`.
 - ``ctan-convnext``: the CTAN paper's ConvNeXt-Tiny + attention network on CK+48 under its
   random 8:1:1 split of frames and subject-grouped folds; see :mod:`hybridfer.recipes.ctan`.
+- ``resnet50-wnxgboost``: the ResNet50 + WNXGBoost paper's multi-level features and boosting on
+  FER2013 under its random 80:20 split of all images and the official usages; see
+  :mod:`hybridfer.recipes.resnet_wnxgb`.
 
 The paper recipes share their steps (protocols side by side, leakage audit, pooled folds,
 profile) through :mod:`hybridfer.recipes.paper`.
@@ -19,6 +22,7 @@ JSON), confusion PNGs and fitted pipeline are written to the work folder.
 from hybridfer.recipes import cnn_lstm as _cnn_lstm  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import ctan as _ctan  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)
+from hybridfer.recipes import resnet_wnxgb as _resnet_wnxgb  # noqa: F401  (registers its recipe)
 from hybridfer.recipes.base import (
     SCALES,
     Recipe,

@@ -58,6 +58,7 @@ from hybridfer.recipes.paper import (
     run_protocol,
     scale_settings,
     training_parts,
+    training_precision,
 )
 
 __all__ = ["CLAIM", "SETTINGS", "run_ctan"]
@@ -164,7 +165,6 @@ def run_ctan(
     """
     from hybridfer.classifiers import FERNetClassifier
     from hybridfer.data import random_split_811, subject_kfold
-    from hybridfer.nn.devices import resolve_device
 
     names = chosen_protocols(protocol)
     s = scale_settings(
@@ -183,7 +183,6 @@ def run_ctan(
     budget = s["budget_minutes"]
     per_training = None if budget is None else float(budget) / n_trainings
     size = int(s["input_size"])
-    on_cpu = resolve_device(device).type == "cpu"
 
     def fit(split, tag):
         train, val = training_parts(
@@ -208,7 +207,7 @@ def run_ctan(
             patience=int(s["epochs"]),  # never stop early: keep the best validation epoch
             monitor="val_accuracy",
             max_time=None if per_training is None else 60.0 * per_training,
-            precision="float32" if on_cpu else "auto",
+            precision=training_precision(device),
             checkpoint=workdir / f"model_{tag}.ckpt",
             resume=resume,
             device=device,
