@@ -30,7 +30,7 @@ def tiny_ckplus(tmp_path_factory):
 def test_registered_with_the_papers_claim_and_options():
     recipe = get_recipe("ctan-convnext")
     assert recipe.claims["CK+ accuracy (random 8:1:1 of frames)"] == 0.9899
-    assert "ConvNeXt-Tiny" in recipe.source
+    assert "Improved CTAN" in recipe.source
     assert {"protocol", "rfb", "weights", "folds"} <= set(recipe.options)
 
 

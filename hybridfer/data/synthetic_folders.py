@@ -12,7 +12,7 @@ protocol leak:
   several frames per sequence that are near copies of each other (as CK+48's last frames
   of a sequence are), so a random split of frames leaks while a subject-grouped one does not.
 
-Each image is random texture (one per image for FER2013, one per subject for CK+48) plus a
+Each image is a random texture (one per image for FER2013, one per subject for CK+48) plus a
 bright band whose position depends on the class, so a small network can learn the task.
 """
 
@@ -43,11 +43,23 @@ def _save(image: np.ndarray, path: Path) -> None:
     Image.fromarray(image).save(path)
 
 
-def _face(rng: np.random.Generator, band: int, n_bands: int, size: int = 48) -> np.ndarray:
-    img = rng.integers(0, 90, (size, size)).astype(np.int16)
-    height = max(size // n_bands, 2)
-    img[band * height : band * height + height, :] += 140
-    return np.clip(img, 0, 255).astype(np.uint8)
+def _texture(rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    """A random face-sized texture: coarse 6x6 blocks (distinct low frequencies, so two
+    textures never pass for near copies) plus fine pixel noise."""
+    coarse = rng.integers(0, 110, (6, 6))
+    img = np.kron(coarse, np.ones((size // 6, size // 6), dtype=np.int64))
+    return (img + rng.integers(0, 30, (size, size))).astype(np.int16)
+
+
+def _with_band(texture: np.ndarray, band: int, n_bands: int) -> np.ndarray:
+    img = texture.copy()
+    height = max(img.shape[0] // n_bands, 2)
+    img[band * height : band * height + height, :] += 110
+    return img
+
+
+def _face(rng: np.random.Generator, band: int, n_bands: int) -> np.ndarray:
+    return np.clip(_with_band(_texture(rng), band, n_bands), 0, 255).astype(np.uint8)
 
 
 def write_fer2013_folders(
@@ -75,7 +87,7 @@ def write_fer2013_folders(
         raise ValueError(f"duplicate_fraction must be in [0, 1), got {duplicate_fraction!r}")
     counts = DEFAULT_FER2013_COUNTS if counts is None else counts
     root = Path(root)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng([random_state, 2013])  # apart from the CK+48 writer's
     for usage, per_class in counts.items():
         if len(per_class) != len(FER2013_CLASSES):
             raise ValueError(
@@ -108,19 +120,17 @@ def write_ckplus48_folders(
     several subjects); the frames of a sequence differ by slight noise only (near copies).
     """
     root = Path(root)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng([random_state, 48])
     n_classes = len(classes)
     seq_no = 0
     for s in range(n_subjects):
-        texture = rng.integers(0, 90, (48, 48)).astype(np.int16)
+        texture = _texture(rng)
         for q in range(sequences_per_subject):
             k = seq_no % n_classes
             seq_no += 1
-            base = texture.copy()
-            height = 48 // n_classes
-            base[k * height : k * height + height, :] += 140
+            base = _with_band(texture, k, n_classes)
             for f in range(frames_per_sequence):
-                noise = rng.integers(-3, 4, (48, 48))
+                noise = rng.integers(-3, 4, base.shape)
                 img = np.clip(base + noise, 0, 255).astype(np.uint8)
                 name = f"S{s + 10:03d}_{q + 1:03d}_{f + 11:08d}.png"
                 _save(img, root / classes[k] / name)

@@ -1,7 +1,7 @@
 """The CTAN paper's attention blocks as torch modules: Efficient Attention and Shuffle Attention.
 
-From "CTAN: a ConvNeXt-Tiny-based Combined Attention Network for facial expression
-recognition" (its Sections III-C and III-D, Table I, Figs. 3 and 4). Both keep the shape
+From "Research on Face Expression Recognition Model Based on Improved CTAN" (the CTAN paper;
+its Sections III-C and III-D, Table I, Figs. 3 and 4). Both keep the shape
 ``(N, C, H, W)`` of their input; CTAN applies them, in this order, to ConvNeXt-Tiny's last
 stage (768 channels) before the LayerNorm and the classifier.
 

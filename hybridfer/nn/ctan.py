@@ -1,7 +1,7 @@
 """CTAN: ConvNeXt-Tiny followed by Efficient Attention, Shuffle Attention, LayerNorm and FC.
 
-From "CTAN: a ConvNeXt-Tiny-based Combined Attention Network for facial expression
-recognition" (its Table I and Figs. 1-2):
+From "Research on Face Expression Recognition Model Based on Improved CTAN" (the CTAN paper;
+its Table I and Figs. 1-2):
 
 ==============  ========  ========  ======================================================
 module          in        out       here

@@ -10,6 +10,9 @@
 - ``resnet50-wnxgboost``: the ResNet50 + WNXGBoost paper's multi-level features and boosting on
   FER2013 under its random 80:20 split of all images and the official usages; see
   :mod:`hybridfer.recipes.resnet_wnxgb`.
+- ``clcm-mobilenetv2``: the CLCM paper's MobileNetV2 variant on FER2013's official split (the
+  paper's own, honest), with its cross-dataset test on CK+48 (``cross_data=``); see
+  :mod:`hybridfer.recipes.clcm`.
 
 The paper recipes share their steps (protocols side by side, leakage audit, pooled folds,
 profile) through :mod:`hybridfer.recipes.paper`.
@@ -19,6 +22,7 @@ Each recipe runs at ``scale="smoke"`` (seconds), ``"cpu"`` (an hour or less on 2
 JSON), confusion PNGs and fitted pipeline are written to the work folder.
 """
 
+from hybridfer.recipes import clcm as _clcm  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import cnn_lstm as _cnn_lstm  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import ctan as _ctan  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)

@@ -1,8 +1,8 @@
 """The CTAN paper's network on CK+48, under the paper's protocol and the honest one.
 
-From "CTAN: a ConvNeXt-Tiny-based Combined Attention Network for facial expression
-recognition": ConvNeXt-Tiny followed by Efficient Attention, Shuffle Attention, LayerNorm and
-FC (:mod:`hybridfer.nn.ctan`), trained with an exponential moving average of the weights
+From "Research on Face Expression Recognition Model Based on Improved CTAN" (the CTAN paper;
+CTAN is a ConvNeXt-Tiny-based Combined Attention Network): ConvNeXt-Tiny followed by
+Efficient Attention, Shuffle Attention, LayerNorm and FC (:mod:`hybridfer.nn.ctan`), trained with an exponential moving average of the weights
 (decay 0.999), class-weighted cross-entropy with ``w_c = N / n_c`` normalised to sum 1,
 histogram equalisation, normalisation with mean and std 0.5, drop path 0.3, Adam 5e-5 with
 cosine annealing to 1e-9, batch 4, 300 epochs, keeping the epoch with the best validation
@@ -281,8 +281,7 @@ CTAN_RECIPE = register(
         name="ctan-convnext",
         title="CTAN (ConvNeXt-Tiny + Efficient/Shuffle Attention, EMA) on CK+48, paper vs "
         "honest protocol",
-        source="CTAN: a ConvNeXt-Tiny-based Combined Attention Network for facial expression "
-        "recognition",
+        source="Research on Face Expression Recognition Model Based on Improved CTAN",
         claims={"CK+ accuracy (random 8:1:1 of frames)": CLAIM, "FER2013 accuracy": 0.74},
         version=VERSION,
         run=_run,
