@@ -31,8 +31,19 @@ BASE = {k: v for k, v in SETTINGS["cpu"].items() if k not in ("architecture_para
 
 CANDIDATES = {
     "vgg32": {"architecture": "fer_vgg", "architecture_params": {"widths": (32, 64, 128, 256)}},
-    "vgg48": {"architecture": "fer_vgg", "architecture_params": {"widths": (48, 96, 192, 384)}},
+    # the first fer2013-cpu settings: per-block dropout 0.1, erasing 0.25
+    "vgg48": {
+        "architecture": "fer_vgg",
+        "architecture_params": {"widths": (48, 96, 192, 384)},
+        "augment": "fer",
+    },
     "vgg64": {"architecture": "fer_vgg", "architecture_params": {"widths": (64, 128, 256, 512)}},
+    # less regularisation for short budgets: no per-block dropout, rarer erasing
+    "vgg48_light": {
+        "architecture": "fer_vgg",
+        "architecture_params": {"widths": (48, 96, 192, 384), "block_dropout": 0.0},
+        "augment": "fer_light",
+    },
     "resnet32": {
         "architecture": "fer_resnet",
         "architecture_params": {"widths": (32, 64, 128, 256), "depths": (1, 1, 1, 1)},

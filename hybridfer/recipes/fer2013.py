@@ -1,11 +1,12 @@
 """hybridfer's own FER2013 recipe: a FER network trained from scratch within a time budget, then
 hybrid heads on its embeddings, all on the official protocol.
 
-Protocol: the network and every head train on the official ``Training`` usage only. Nothing is
-selected on ``PublicTest``: the network trains for a fixed time budget (its schedule anneals
-over it and the final EMA weights are kept, no early stopping), the heads have fixed settings.
-``PublicTest`` is scored once at the end (and, for the time-to-accuracy curve, after every
-epoch, which decides nothing). Where the data holds the ``PrivateTest`` usage (the full
+Protocol: the network and every head train on the official ``Training`` usage only. The
+network trains for a fixed time budget (its schedule anneals over it and the final EMA weights
+are kept, no early stopping) and the heads have fixed settings, so no model is tuned on
+``PublicTest``; it is scored once at the end (and, for the time-to-accuracy curve, after every
+epoch, which decides nothing). One choice is made on it: the head of the saved
+``pipeline.joblib`` is the hybrid with the best PublicTest accuracy. Where the data holds the ``PrivateTest`` usage (the full
 FER2013 release), the same models are also scored on it and on its part that has no exact
 duplicate in Training. The settings themselves (architecture, budget split, augmentation) were
 chosen in a time-to-accuracy study on Training -> PublicTest (``benchmarks/
@@ -22,7 +23,7 @@ The models compared, side by side:
   probabilities (a two-member ensemble).
 
 Scales: ``smoke`` trains a tiny network for two epochs on a few hundred images (seconds);
-``cpu`` trains on all of Training for ``budget_minutes`` (default 42) on the CPU, ending within
+``cpu`` trains on all of Training for ``budget_minutes`` (default 52) on the CPU, ending within
 an hour with the heads; ``full`` trains a wider network for 60 epochs (meant for a GPU).
 """
 
@@ -60,7 +61,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
     },
     "cpu": {
         "architecture": "fer_vgg",
-        "architecture_params": {"widths": (48, 96, 192, 384), "embedding_dim": 256},
+        # no per-block dropout and rarer erasing: at 10 minutes 0.6018 PublicTest against
+        # 0.5600 with both (benchmarks/fer2013_time_to_accuracy.py, vgg48_light vs vgg48)
+        "architecture_params": {
+            "widths": (48, 96, 192, 384),
+            "embedding_dim": 256,
+            "block_dropout": 0.0,
+        },
         "epochs": 200,  # an upper bound: the time budget ends the run
         "batch_size": 64,
         "optimizer": "adamw",
@@ -68,7 +75,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "weight_decay": 1e-2,
         "lr_schedule": "onecycle",
         "min_lr": 1e-5,
-        "augment": "fer",
+        "augment": "fer_light",
         "label_smoothing": 0.1,
         "ema_decay": 0.999,
     },
@@ -94,7 +101,8 @@ _REDUCTIONS = {
         "a tiny fer_vgg (widths 8-16-32), 2 epochs",
     ],
     "cpu": [
-        "fer_vgg widths 48-96-192-384 (full: 64-128-256-512) and no mixup/CutMix",
+        "fer_vgg widths 48-96-192-384 (full: 64-128-256-512), no per-block dropout, random "
+        "erasing at p 0.1 (full: 0.25) and no mixup/CutMix",
         "training ends with the time budget (budget_minutes), not after a number of epochs",
     ],
     "full": [],
@@ -176,7 +184,7 @@ def run_fer2013(
         Continue a killed run from its training checkpoint (or skip training when the fitted
         network is already in ``workdir``).
     budget_minutes : float, optional
-        Training budget of the ``cpu`` scale (default 42 minutes).
+        Training budget of the ``cpu`` scale (default 52 minutes).
     """
     import joblib
     import torch
@@ -226,7 +234,7 @@ def run_fer2013(
     settings = dict(SETTINGS[scale])
     max_time = None
     if scale == "cpu":
-        max_time = 60.0 * (42.0 if budget_minutes is None else float(budget_minutes))
+        max_time = 60.0 * (52.0 if budget_minutes is None else float(budget_minutes))
     elif budget_minutes is not None:
         max_time = 60.0 * float(budget_minutes)
     network_file = workdir / "network.joblib"
@@ -357,8 +365,9 @@ def run_fer2013(
         + [f"| {m} | {e} | {a:.4f} |" for m, e, a in curve]
     )
     protocol = (
-        "official FER2013 usages: trained on Training only; nothing selected on PublicTest "
-        "(fixed budget, final EMA weights, fixed head settings); scored on "
+        "official FER2013 usages: trained on Training only; no model tuned on PublicTest "
+        "(fixed budget, final EMA weights, fixed head settings; the saved pipeline's head is "
+        "the hybrid best on PublicTest); scored on "
         + ", ".join(X_test)
         + (" and on PrivateTest without exact Training copies" if dedup else "")
     )
