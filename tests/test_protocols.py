@@ -18,6 +18,7 @@ from hybridfer.data import (
     oversample_indices,
     oversample_then_split,
     random_split,
+    random_split_91,
     random_split_811,
     subject_kfold,
 )
@@ -123,6 +124,21 @@ def test_random_split_puts_subjects_on_both_sides(fer_like, ckplus_like):
     assert len(split.train) + len(split.val) + len(split.test) == len(ckplus_like)
     assert not np.intersect1d(split.train_index, split.test_index).size
     assert len(split.shared_groups()) > 0
+
+
+def test_random_split_91_and_tiny_data(ckplus_like):
+    assert PROTOCOLS["random_split_91"] is random_split_91 and random_split_91.leaky
+    split = random_split_91.split(ckplus_like, random_state=0)
+    assert split.val is None and abs(len(split.test) - 0.1 * len(ckplus_like)) <= 1
+    assert len(split.shared_groups()) > 0
+    # 4 test images for 7 classes cannot be stratified: a plain random split instead
+    tiny = FERDataset(
+        images=np.zeros((40, 8, 8), dtype=np.uint8),
+        labels=np.array(["a", "b", "c", "d", "e", "f", "g", "a"] * 5),
+        classes=tuple("abcdefg"),
+    )
+    split = random_split_91.split(tiny, random_state=0)
+    assert len(split.test) == 4 and len(split.train) == 36
 
 
 def test_subject_kfold_keeps_subjects_apart(ckplus_like):

@@ -18,6 +18,7 @@ from hybridfer.data.protocols import (
     oversample_indices,
     oversample_then_split,
     random_split,
+    random_split_91,
     random_split_811,
     subject_kfold,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "oversample_then_split",
     "random_split",
     "random_split_811",
+    "random_split_91",
     "subject_kfold",
     "FER2013_CLASSES",
     "FER2013_USAGES",

@@ -19,7 +19,8 @@ The papers' protocols (named options, used to measure how much they inflate a sc
 
 - :data:`random_split` (:class:`RandomSplit`): a random stratified split of *all* images,
   ignoring official usages and subjects (80:20 in the ResNet50 + weight-normalized XGBoost
-  paper; :data:`random_split_811` is the CTAN paper's stratified 8:1:1 train/val/test). On
+  paper; :data:`random_split_811` is the CTAN paper's stratified 8:1:1 train/val/test;
+  :data:`random_split_91` the MobileNetV3-LSTM pain paper's random 90:10 of frames). On
   FER2013 the usages share exact duplicates, which now fall on both sides; on CK+ frames of
   one subject (even of one sequence) land in train and test.
 - :data:`oversample_then_split` (:class:`OversampleThenSplit`): the CNN + LSTM paper's
@@ -61,6 +62,7 @@ __all__ = [
     "oversample_then_split",
     "random_split",
     "random_split_811",
+    "random_split_91",
     "subject_kfold",
 ]
 
@@ -296,9 +298,23 @@ class SubjectKFold(Protocol):
         return folds
 
 
+def _random_split(
+    idx: np.ndarray, test_size: float, labels: np.ndarray, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random split stratified by ``labels``; a plain random one when stratifying is
+    impossible (a class of one image, or fewer test images than classes: tiny data)."""
+    try:
+        return train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
+    except ValueError:
+        return train_test_split(idx, test_size=test_size, random_state=seed)
+
+
 @dataclass(frozen=True)
 class RandomSplit(Protocol):
     """A random stratified split of all images, ignoring official usages and subjects.
+
+    Stratified by class whenever that is possible; on tiny data (a class of one image, or
+    fewer held-out images than classes) the split is plain random.
 
     Parameters
     ----------
@@ -326,17 +342,10 @@ class RandomSplit(Protocol):
         seed = _seed(random_state)
         idx = np.arange(len(dataset))
         held = self.test_size + self.val_size
-        train_idx, rest = train_test_split(
-            idx, test_size=held, stratify=dataset.labels, random_state=seed
-        )
+        train_idx, rest = _random_split(idx, held, dataset.labels, seed)
         if not self.val_size:
             return _make_split(dataset, np.sort(train_idx), np.sort(rest))
-        val_idx, test_idx = train_test_split(
-            rest,
-            test_size=self.test_size / held,
-            stratify=dataset.labels[rest],
-            random_state=seed,
-        )
+        val_idx, test_idx = _random_split(rest, self.test_size / held, dataset.labels[rest], seed)
         return _make_split(dataset, np.sort(train_idx), np.sort(test_idx), np.sort(val_idx))
 
 
@@ -384,6 +393,8 @@ subject_kfold = SubjectKFold()
 random_split = RandomSplit()
 #: Paper (CTAN): random stratified 8:1:1 train/validation/test of all images.
 random_split_811 = RandomSplit(name="random_split_811", test_size=0.1, val_size=0.1)
+#: Paper (MobileNetV3-LSTM pain): a random stratified 90:10 split of all frames.
+random_split_91 = RandomSplit(name="random_split_91", test_size=0.1)
 #: Paper (CNN + LSTM): oversample every class on the whole data, then a random 10% test split.
 oversample_then_split = OversampleThenSplit()
 
@@ -395,6 +406,7 @@ PROTOCOLS: dict[str, Protocol] = {
         subject_kfold,
         random_split,
         random_split_811,
+        random_split_91,
         oversample_then_split,
     )
 }

@@ -13,6 +13,10 @@
 - ``clcm-mobilenetv2``: the CLCM paper's MobileNetV2 variant on FER2013's official split (the
   paper's own, honest), with its cross-dataset test on CK+48 (``cross_data=``); see
   :mod:`hybridfer.recipes.clcm`.
+- ``mobilenetv3-lstm-pain``: the MobileNetV3-LSTM pain paper's model on CK+48 (its frames
+  grouped by subject and sequence stand in for the pain frames), per frame or per sequence,
+  under its random 90:10 split of frames and subject-grouped folds; see
+  :mod:`hybridfer.recipes.mobilenetv3_lstm`.
 
 The paper recipes share their steps (protocols side by side, leakage audit, pooled folds,
 profile) through :mod:`hybridfer.recipes.paper`.
@@ -26,6 +30,7 @@ from hybridfer.recipes import clcm as _clcm  # noqa: F401  (registers its recipe
 from hybridfer.recipes import cnn_lstm as _cnn_lstm  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import ctan as _ctan  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import fer2013 as _fer2013  # noqa: F401  (registers its recipes)
+from hybridfer.recipes import mobilenetv3_lstm as _mnv3  # noqa: F401  (registers its recipe)
 from hybridfer.recipes import resnet_wnxgb as _resnet_wnxgb  # noqa: F401  (registers its recipe)
 from hybridfer.recipes.base import (
     SCALES,

@@ -197,7 +197,15 @@ def validation_part(train, fraction: float, *, grouped: bool, random_state: int 
                 "validation part needs at least 2"
             )
         # few subjects (tiny data): one subject's share at least
-        return holdout_split(train, max(float(fraction), 1.0 / n_groups), random_state)
+        fraction = max(float(fraction), 1.0 / n_groups)
+        try:
+            return holdout_split(train, fraction, random_state)
+        except ValueError:  # classes too small to stratify by subject: plain grouped split
+            from sklearn.model_selection import GroupShuffleSplit
+
+            splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=random_state)
+            tr, va = next(splitter.split(train.labels, train.labels, train.groups))
+            return train.subset(np.sort(tr)), train.subset(np.sort(va))
     index = np.arange(len(train))
     try:
         tr, va = train_test_split(
