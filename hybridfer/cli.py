@@ -809,6 +809,24 @@ _seconds = _positive("seconds")
 _minutes = _positive("minutes")
 
 
+def _recipe_option(text: str) -> tuple[str, object]:
+    """An argparse type: ``NAME=VALUE`` -> (name, value), the value read as true/false, none,
+    an int, a float, or else kept as text."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. rfb=true), got {text!r}")
+    words = {"true": True, "false": False, "none": None}
+    value: object = words.get(raw.strip().lower(), raw)
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                pass
+    return name.strip(), value
+
+
 def _parser() -> argparse.ArgumentParser:
     from hybridfer import __version__
 
@@ -997,6 +1015,20 @@ def _parser() -> argparse.ArgumentParser:
         help="a paper recipe's protocol: the paper's own, the honest one, or both side by side",
     )
     r.add_argument("--model", type=int, choices=(1, 2, 3), help="cnn-lstm-fer2013: which model")
+    r.add_argument(
+        "--cross-data",
+        metavar="PATH",
+        help="a second data set for a cross-dataset test (clcm-mobilenetv2: CK+48)",
+    )
+    r.add_argument(
+        "--option",
+        action="append",
+        type=_recipe_option,
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other option of the recipe (repeatable), e.g. --option rfb=true, "
+        "--option mode=sequence; hybridfer recipes lists each recipe's options",
+    )
     return p
 
 
@@ -1008,16 +1040,19 @@ def run_recipes() -> None:
         claims = "; ".join(f"{k}: {v}" for k, v in recipe.claims.items())
         _echo(f"{recipe.name} (v{recipe.version}, default scale {recipe.default_scale})")
         _echo(f"    {recipe.title}", f"    source: {recipe.source}", f"    claims: {claims}")
+        if recipe.options:
+            _echo(f"    options: {', '.join(recipe.options)}")
 
 
-def run_reproduce(name, *, data, scale=None, workdir=None, resume=False, **options):
+def run_reproduce(name, *, data, scale=None, workdir=None, resume=False, options=None, **flags):
     """``hybridfer reproduce``: run a recipe, print its table and where the report is.
 
-    ``options`` that are None (flags not given) are left to the recipe's defaults.
+    ``flags`` that are None (not given) are left to the recipe's defaults; ``options``
+    (from ``--option NAME=VALUE``) are passed as they are, None included.
     """
     from hybridfer.recipes import run_recipe
 
-    options = {k: v for k, v in options.items() if v is not None}
+    options = {**{k: v for k, v in flags.items() if v is not None}, **(options or {})}
     result = run_recipe(name, data, scale=scale, workdir=workdir, resume=resume, **options)
     _echo(
         f"{result.recipe} v{result.version}, scale {result.scale}, {result.wall_time:.0f} s",
@@ -1084,15 +1119,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "recipes":
             run_recipes()
         elif args.command == "reproduce":
+            flags = {
+                "budget_minutes": args.budget_minutes,
+                "protocol": args.protocol,
+                "model": args.model,
+                "cross_data": args.cross_data,
+            }
+            extra = dict(args.option)
+            twice = sorted(k for k, v in flags.items() if v is not None and k in extra)
+            if twice:
+                raise RecipeError(f"option(s) {twice} given both as a flag and with --option")
             run_reproduce(
                 args.name,
                 data=args.data,
                 scale=args.scale,
                 workdir=args.workdir,
                 resume=args.resume,
-                budget_minutes=args.budget_minutes,
-                protocol=args.protocol,
-                model=args.model,
+                options=extra,
+                **flags,
             )
         elif args.command == "predict":
             run_predict(

@@ -111,3 +111,44 @@ def test_contempt_mapped_and_bad_options(tiny, tmp_path):
         run_recipe(
             "clcm-mobilenetv2", tiny, scale="smoke", workdir=tmp_path, cross_data=tmp_path / "no"
         )
+
+
+def test_cli_cross_data_and_options(tiny, tmp_path, capsys):
+    from hybridfer.cli import main
+
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "clcm-mobilenetv2",
+        "cnn-lstm-fer2013",
+        "ctan-convnext",
+        "mobilenetv3-lstm-pain",
+        "resnet50-wnxgboost",
+    ):
+        assert f"{name} (v" in out
+    assert "options: protocol, cross_data, contempt" in out
+    args = ["reproduce", "clcm-mobilenetv2", "--data", str(tiny), "--scale", "smoke"]
+    code = main(
+        [
+            *args,
+            "--workdir",
+            str(tmp_path / "cli"),
+            "--cross-data",
+            str(tiny),
+            "--option",
+            "contempt=disgust",
+            "--option",
+            "verbose=0",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "| CK+48 cross-dataset |" in out and "report:" in out
+    assert "contempt -> disgust" in (tmp_path / "cli" / "report.md").read_text()
+    for bad, message in (
+        (["--option", "contempt"], "expected NAME=VALUE"),
+        (["--protocol", "paper", "--option", "protocol=honest"], "both as a flag and with"),
+        (["--option", "rfb=true"], "does not take the option(s) ['rfb']"),
+    ):
+        assert main([*args, "--workdir", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
