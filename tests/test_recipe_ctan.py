@@ -106,3 +106,15 @@ def test_rfb_option_adds_the_block_and_bad_options_are_errors(tiny_ckplus, tmp_p
         run_recipe("ctan-convnext", tiny_ckplus, scale="smoke", workdir=tmp_path, model=3)
     with pytest.raises(RecipeError, match="does not exist; expected CK"):
         run_recipe("ctan-convnext", tmp_path / "missing", scale="smoke", workdir=tmp_path)
+
+
+def test_smoke_on_the_real_ckplus(ckplus_root, tmp_path):
+    """On real CK+48 (12 subjects at smoke scale) the random split of frames puts a test frame's
+    sibling frames of its sequence in training; the subject-grouped folds do not."""
+    result = run_recipe("ctan-convnext", ckplus_root, scale="smoke", workdir=tmp_path, verbose=0)
+    rows = {r["protocol"]: r for r in result.rows}
+    paper, honest = rows["paper"], rows["honest"]
+    assert paper["test with exact copy in train"] + paper["test with near copy only"] > 0
+    assert paper["subjects on both sides"] > 0
+    assert honest["subjects on both sides"] == 0 and honest["test with exact copy in train"] == 0
+    assert result.details["n_subjects"] == 12

@@ -89,3 +89,13 @@ def test_bad_options_and_missing_usages(tiny_fer, tmp_path):
     write_fer2013_folders(train_only, counts={"Training": (3,) * 7})
     with pytest.raises(RecipeError, match=r"holds the usages \['Training'\]"):
         run_recipe("resnet50-wnxgboost", train_only, scale="smoke", workdir=tmp_path / "w")
+
+
+def test_smoke_on_the_real_fer2013(fer2013_root, tmp_path):
+    result = run_recipe(
+        "resnet50-wnxgboost", fer2013_root, scale="smoke", workdir=tmp_path, verbose=0
+    )
+    rows = {r["protocol"]: r for r in result.rows}
+    assert rows["paper"]["n train"] + rows["paper"]["n test"] == result.details["n_images"] == 280
+    assert result.details["usages"] == ["PublicTest", "Training"]
+    assert all(0.0 <= r["acc"] <= 1.0 for r in result.rows)

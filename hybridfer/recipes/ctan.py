@@ -68,7 +68,11 @@ VERSION = "1"
 #: The paper's CK+ test accuracy (its abstract and Table 7).
 CLAIM = 0.9899
 
-#: Settings per scale.
+#: Settings per scale. ``cpu`` is estimated at about 50 minutes on 2 free cores: the 48-minute
+#: training budget (4 trainings of 12 minutes; CTAN at 64x64 costs ~49 ms CPU time per
+#: training image, so ~22 s per epoch of 785 frames, ~30 epochs each) plus about a minute of
+#: audits, saving and profiling; measured per-image costs on small batches, an estimate until
+#: run.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {
         "input_size": 32,

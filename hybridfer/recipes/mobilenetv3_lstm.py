@@ -81,7 +81,10 @@ CLAIMS: dict[str, float] = {"large": 0.931, "small": 0.736}
 
 MODES = ("tokens", "pooled", "sequence")
 
-#: Settings per scale.
+#: Settings per scale. ``cpu`` is estimated at about 45 minutes on 2 free cores: the 44-minute
+#: budget (4 trainings of 11 minutes; MobileNetV3-Large at 112x112 costs ~26 ms CPU time per
+#: training image, so ~12 s per epoch of 800 frames, ~50 epochs each) plus audits, saving and
+#: profiling; measured per-image costs on small batches, an estimate until run.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {
         "input_size": 32,

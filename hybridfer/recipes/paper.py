@@ -11,7 +11,8 @@ that have a copy in training. The steps every such recipe takes live here, once:
   on, the protocol's own or carved from the training part (subject-grouped under an honest
   protocol, random under a paper's);
 - :func:`resolve_weights`: pretrained torchvision weights when they can be had, else random
-  ones, with the sentence the report prints about it;
+  ones, with the sentence the report prints about it; :func:`training_precision`: float32
+  on a CPU;
 - :func:`run_protocol`: for every split of a protocol (one, or K folds), train a model (or
   reload it with ``resume``), predict the test part and audit it against training for
   copies; the folds' predictions are pooled into one :class:`ProtocolOutcome` (table row,
@@ -140,7 +141,11 @@ def load_fer2013_subset(
 
     if fraction is not None and not 0.0 < float(fraction) <= 1.0:
         raise RecipeError(f"fraction must be in (0, 1], got {fraction!r}")
-    ds = load_fer2013(find_data(data, "fer2013", "FER2013"), lazy=True)
+    path = find_data(data, "fer2013", "FER2013")
+    try:
+        ds = load_fer2013(path, lazy=True)
+    except (ValueError, OSError) as exc:  # the loader names the file and what it expected
+        raise RecipeError(f"--data {os.fspath(path)!r}: {exc}") from None
     usages = sorted(set(ds.usage.tolist()))
     missing = [u for u in need if u not in usages]
     if missing:
@@ -165,7 +170,11 @@ def load_ckplus(data: str | os.PathLike, *, max_subjects: int | None = None, ran
     frames of ``max_subjects`` randomly chosen subjects only (smoke scale)."""
     from hybridfer.data import load_ckplus48
 
-    ds = load_ckplus48(find_data(data, "ckplus48", "CK+48 (one folder per class)"))
+    path = find_data(data, "ckplus48", "CK+48 (one folder per class)")
+    try:
+        ds = load_ckplus48(path)
+    except (ValueError, OSError) as exc:  # the loader names the file and what it expected
+        raise RecipeError(f"no CK+48 frames under {os.fspath(path)!r}: {exc}") from None
     if ds.groups is None or not len(ds):
         raise RecipeError(f"no CK+48 frames named S<subject>_... under {os.fspath(data)!r}")
     subjects = np.unique(ds.groups)
