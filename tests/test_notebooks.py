@@ -61,3 +61,23 @@ def test_ablation_notebook_runs(tmp_path, monkeypatch):
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "ablation.db").exists()
     assert "COMPLETE" in text  # the reopened study's trials
+
+
+def test_reproductions_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("HYBRIDFER_NB_DATA", raising=False)  # the synthetic stand-in
+    nb = execute("reproductions.ipynb", tmp_path, monkeypatch)
+    text = outputs(nb)
+    for name in (
+        "resnet50-wnxgboost",
+        "cnn-lstm-fer2013",
+        "clcm-mobilenetv2",
+        "ctan-convnext",
+        "mobilenetv3-lstm-pain",
+    ):
+        assert f"| {name} | smoke |" in text  # its rows in the side-by-side table
+        assert (tmp_path / "reproductions-work" / name / "report.md").exists()
+    assert "| recipe | scale | protocol | claimed acc | acc |" in text
+    assert "| clcm-mobilenetv2 | smoke | CK+48 cross-dataset |" in text
+    # the notebook's own checks: paper protocols leak, honest ones do not
+    assert "paper protocol, 0 of" not in text and "honest protocol, 0 test images" in text
+    assert has_image(nb)  # a confusion matrix
