@@ -390,6 +390,8 @@ def test_fine_tune_trains_the_backbone_before_extracting(images):
         ),
     ).fit(images, y)
     assert tuned.weights_id_.startswith("trained:") and plain.weights_id_.startswith("random:")
+    assert tuned.n_epochs_ == 2 and len(tuned.history_) == 2 and tuned.train_time_ > 0
+    assert not hasattr(plain, "n_epochs_")  # the training record exists only with fine_tune
     before, after = plain.transform(images), tuned.transform(images)
     assert after.shape == before.shape and np.isfinite(after).all()
     assert not np.allclose(before, after)  # the same seed, but trained weights
