@@ -4,6 +4,7 @@ critical section, so no transaction or lock is left behind and no trial stays RU
 from __future__ import annotations
 
 import signal
+import time
 
 import optuna
 import pytest
@@ -128,3 +129,37 @@ def test_sqlite_storage_is_usable_after_an_interrupted_write(tmp_path):
     other = make_storage(tmp_path / "s.db")  # another process: nothing is locked
     counts = study_counts(optuna.load_study(study_name="s", storage=other))
     assert counts["fail"] == 1 and counts["running"] == 0 and counts["waiting"] == 2
+
+
+def _native_callback_frame():
+    """A frame that looks like XGBoost's ctypes data-iterator callback (its name and file)."""
+    namespace: dict = {}
+    code = compile(
+        "import sys\ndef _next_wrapper(this=None):\n    return sys._getframe()\n",
+        "/site-packages/xgboost/core.py",
+        "exec",
+    )
+    exec(code, namespace)
+    return namespace["_next_wrapper"]()
+
+
+def test_interrupt_inside_a_native_callback_is_delivered_again_after_it(monkeypatch):
+    # raised inside a ctypes callback, the exception is "ignored" by ctypes and XGBoost's
+    # state is left corrupt (the process aborted); the signal is sent again instead
+    sent = []
+    monkeypatch.setattr(interrupts.os, "kill", lambda pid, sig: sent.append(sig))
+    previous = signal.signal(signal.SIGINT, interrupt_handler)
+    try:
+        interrupt_handler(signal.SIGINT, _native_callback_frame())  # does not raise
+        assert stop_requested()
+        deadline = time.monotonic() + 5
+        while not sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sent == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # no retry once the handler is gone (the run ended)
+    sent.clear()
+    interrupt_handler(signal.SIGINT, _native_callback_frame())
+    time.sleep(4 * interrupts._RETRY_S)
+    assert sent == []

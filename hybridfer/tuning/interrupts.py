@@ -15,11 +15,18 @@ by the worker around each step that must not be cut in two). The handler
 ``KeyboardInterrupt`` at once (a trial's model fitting stops at once), inside one it defers
 the interrupt to the end of the outermost section. A second signal while one is pending is
 raised at once (the user insists). Only the main thread counts: signal handlers run there.
+
+One more place must not be cut: a ctypes callback of a native library (XGBoost's data
+iterator calls back into Python while it builds its matrix). An exception raised there is
+"ignored" by ctypes and leaves the library's state corrupt; the process then aborts
+("corrupted size vs. prev_size"). A signal that lands there is delivered again 50 ms later,
+once the callback has returned.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -91,11 +98,37 @@ def critical_section() -> _CriticalSection:
     return _SECTION
 
 
+#: ctypes callbacks (function name, library) that an exception must not cross.
+_NATIVE_CALLBACKS = (("_next_wrapper", "xgboost"), ("_reset_wrapper", "xgboost"))
+_RETRY_S = 0.05
+
+
+def _in_native_callback(frame) -> bool:
+    """Whether ``frame`` runs inside (or below) a ctypes callback of a native library."""
+    while frame is not None:
+        code = frame.f_code
+        if any(code.co_name == name and lib in code.co_filename for name, lib in _NATIVE_CALLBACKS):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _deliver_again(signum: int) -> None:
+    if signal.getsignal(signum) is interrupt_handler:  # still ours: the run goes on
+        os.kill(os.getpid(), signum)
+
+
 def interrupt_handler(signum, frame) -> None:
     """Signal handler: set the stop flag; raise ``KeyboardInterrupt`` now, or at the end of
-    the critical section the main thread is in."""
+    the critical section the main thread is in (or, inside a native library's callback,
+    after it returns)."""
     global _pending
     _STOP.set()
+    if _in_native_callback(frame):
+        retry = threading.Timer(_RETRY_S, _deliver_again, (signum,))
+        retry.daemon = True
+        retry.start()
+        return
     if _depth > 0 and not _pending:
         _pending = True
         return
