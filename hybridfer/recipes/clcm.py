@@ -333,10 +333,6 @@ def run_clcm(
     return result
 
 
-def _run(data, *, scale="cpu", workdir, resume=False, **options):
-    return run_clcm(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-
 CLCM_RECIPE = register(
     Recipe(
         name="clcm-mobilenetv2",
@@ -346,7 +342,7 @@ CLCM_RECIPE = register(
         "Performance Evaluation in Public Datasets",
         claims=CLAIMS,
         version=VERSION,
-        run=_run,
+        run=run_clcm,
         default_scale="cpu",
         options=(
             "protocol",

@@ -225,10 +225,6 @@ def run_cnn_lstm(
     )
 
 
-def _run(data, *, scale="cpu", workdir, resume=False, **options):
-    return run_cnn_lstm(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-
 CNN_LSTM_RECIPE = register(
     Recipe(
         name="cnn-lstm-fer2013",
@@ -240,7 +236,7 @@ CNN_LSTM_RECIPE = register(
             "Model 1 accuracy": CLAIMS[1],
         },
         version=VERSION,
-        run=_run,
+        run=run_cnn_lstm,
         default_scale="cpu",
         options=(
             "model",

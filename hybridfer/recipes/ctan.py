@@ -276,10 +276,6 @@ def run_ctan(
     )
 
 
-def _run(data, *, scale="cpu", workdir, resume=False, **options):
-    return run_ctan(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-
 CTAN_RECIPE = register(
     Recipe(
         name="ctan-convnext",
@@ -288,7 +284,7 @@ CTAN_RECIPE = register(
         source="Research on Face Expression Recognition Model Based on Improved CTAN",
         claims={"CK+ accuracy (random 8:1:1 of frames)": CLAIM, "FER2013 accuracy": 0.74},
         version=VERSION,
-        run=_run,
+        run=run_ctan,
         default_scale="cpu",
         options=(
             "protocol",

@@ -403,13 +403,6 @@ def run_fer2013(
     )
 
 
-def _runner(default_scale: str):
-    def run(data, *, scale=default_scale, workdir, resume=False, **options):
-        return run_fer2013(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-    return run
-
-
 _OPTIONS = ("budget_minutes", "random_state", "verbose", "device")
 
 FER2013_RECIPES = [
@@ -420,7 +413,7 @@ FER2013_RECIPES = [
             source="hybridfer",
             claims={"target PublicTest accuracy (2 CPU cores, 1 hour)": 0.67},
             version=VERSION,
-            run=_runner("cpu"),
+            run=run_fer2013,
             default_scale="cpu",
             options=_OPTIONS,
         )
@@ -432,7 +425,7 @@ FER2013_RECIPES = [
             source="hybridfer",
             claims={"VGG-style CNNs from scratch, official split (literature)": 0.727},
             version=VERSION,
-            run=_runner("full"),
+            run=run_fer2013,
             default_scale="full",
             options=_OPTIONS,
         )

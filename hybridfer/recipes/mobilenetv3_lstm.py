@@ -413,10 +413,6 @@ def run_mobilenetv3_lstm(
     )
 
 
-def _run(data, *, scale="cpu", workdir, resume=False, **options):
-    return run_mobilenetv3_lstm(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-
 MOBILENETV3_LSTM_RECIPE = register(
     Recipe(
         name="mobilenetv3-lstm-pain",
@@ -429,7 +425,7 @@ MOBILENETV3_LSTM_RECIPE = register(
             "MobileNetV3Small-LSTM test accuracy": CLAIMS["small"],
         },
         version=VERSION,
-        run=_run,
+        run=run_mobilenetv3_lstm,
         default_scale="cpu",
         options=(
             "protocol",

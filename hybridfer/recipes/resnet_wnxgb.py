@@ -307,10 +307,6 @@ def run_resnet_wnxgb(
     )
 
 
-def _run(data, *, scale="cpu", workdir, resume=False, **options):
-    return run_resnet_wnxgb(data, scale=scale, workdir=workdir, resume=resume, **options)
-
-
 RESNET_WNXGB_RECIPE = register(
     Recipe(
         name="resnet50-wnxgboost",
@@ -320,7 +316,7 @@ RESNET_WNXGB_RECIPE = register(
         "Features and Innovated XG-Boost Algorithm",
         claims={"FER2013 accuracy (random 80:20)": CLAIM, "macro precision/recall/F1": 0.98},
         version=VERSION,
-        run=_run,
+        run=run_resnet_wnxgb,
         default_scale="cpu",
         options=(
             "protocol",
