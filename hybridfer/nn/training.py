@@ -654,9 +654,10 @@ class Trainer:
                 state.ema.update_parameters(model)
             metrics.add(per_sample, wb, logits, yb)
             bar.update(1)
+            # the clock is read for the budget first: a run it ends is then annealed to its end
+            out_of_time = cfg.max_time is not None and state.elapsed() >= cfg.max_time
             schedule.apply(optimizer, base_lrs, self._progress(stage_epochs, budget, t_stage))
-            if cfg.max_time is not None and state.elapsed() >= cfg.max_time:
-                out_of_time = True
+            if out_of_time:
                 break
         bar.close()
         loss_value, acc = metrics.result()
