@@ -1091,9 +1091,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # middle of a storage operation (see hybridfer.tuning.interrupts)
     from hybridfer.tuning.interrupts import interrupt_handler
 
+    # (main() called in-process, from a notebook or a test, gives the handlers back)
+    previous = {}
     with _suppress_signal_errors():
-        signal.signal(signal.SIGTERM, interrupt_handler)
-        signal.signal(signal.SIGINT, interrupt_handler)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, interrupt_handler)
+    try:
+        return _dispatch(args)
+    finally:
+        with _suppress_signal_errors():
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command; user errors become one line and exit status 2."""
     from hybridfer.predict import PipelineFileError, PredictInputError
     from hybridfer.recipes.base import RecipeError
     from hybridfer.tuning.config import ConfigError, load_config

@@ -156,10 +156,24 @@ def test_interrupt_inside_a_native_callback_is_delivered_again_after_it(monkeypa
         while not sent and time.monotonic() < deadline:
             time.sleep(0.01)
         assert sent == [signal.SIGINT]
+        # no retry once the handler is gone (the run ended)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sent.clear()
+        interrupt_handler(signal.SIGINT, _native_callback_frame())
+        time.sleep(4 * interrupts._RETRY_S)
+        assert sent == []
     finally:
         signal.signal(signal.SIGINT, previous)
-    # no retry once the handler is gone (the run ended)
-    sent.clear()
-    interrupt_handler(signal.SIGINT, _native_callback_frame())
-    time.sleep(4 * interrupts._RETRY_S)
-    assert sent == []
+
+
+def test_the_cli_called_in_process_gives_the_signal_handlers_back(capsys):
+    # main() installs interrupt_handler for SIGINT and SIGTERM while it runs; a notebook or a
+    # test that calls it must get its own handlers back (left installed, a later Ctrl-C in
+    # the same process was handled as a study worker's)
+    from hybridfer.cli import main
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["recipes"]) == 0
+    assert main(["tune", "no-such-config.yaml"]) == 2  # an error path too
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    capsys.readouterr()
