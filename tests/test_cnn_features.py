@@ -53,6 +53,28 @@ def test_tokens_output():
     assert f48.fit(X, y).transform(X[:2]).shape == (2, 100, 32)  # 10x10x32 at 48x48
 
 
+def test_embedding_plus_pooled_output_reads_two_depths_and_can_be_chosen_after_fit():
+    X, y = _images()
+    f = CNNFeatures("fer_vgg", architecture_params=SMALL, epochs=1, random_state=0).fit(X, y)
+    emb = f.transform(X[:6])
+    tokens = f.set_params(output="tokens").transform(X[:6])  # (6, h*w, 16)
+    f.set_params(output="embedding+pooled")
+    Z = f.transform(X[:6])
+    assert Z.shape == (6, 16 + 2 * 16) == (6, f.n_features_out_)
+    np.testing.assert_allclose(Z[:, :16], emb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[:, 16:32], tokens.mean(1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[:, 32:], tokens.max(1), rtol=1e-5, atol=1e-6)
+    names = f.get_feature_names_out()
+    assert list(names[[0, 16, 32, 47]]) == [
+        "fer_vgg.embedding.0",
+        "fer_vgg.avgpool.0",
+        "fer_vgg.maxpool.0",
+        "fer_vgg.maxpool.15",
+    ]
+    # the width follows the output chosen now, not the one at fit time
+    assert f.set_params(output="embedding").n_features_out_ == 16
+
+
 def test_training_learns_and_the_network_softmax_is_available():
     X, y = _images(n=90)
     f = CNNFeatures(

@@ -69,6 +69,7 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
         "logreg",
         "svm",
         "wnxgb",
+        "svm (emb + pooled)",
         "logreg (emb + HOG)",
         "network + logreg",
     ]
@@ -92,6 +93,9 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
     pipe = joblib.load(work / "pipeline.joblib")
     images = np.stack([_face(np.random.default_rng(1), k) for k in range(7)])
     assert pipe.predict(images).shape == (7,)
+    # its network gives the columns its head was fitted on (embedding+pooled for that head)
+    head = pipe[-1][-1] if hasattr(pipe[-1], "steps") else pipe[-1]
+    assert pipe[:-1].transform(images).shape[1] == head.n_features_in_
     net = joblib.load(work / "network.joblib")
     assert net.transform(images).shape == (7, net.n_features_out_)
     # resume: the fitted network is reused, not retrained

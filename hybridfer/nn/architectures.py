@@ -117,6 +117,12 @@ class FERNet(nn.Module):
         """Penultimate activations ``(b, embedding_dim)``."""
         return self._embed_from_map(self.trunk(x))
 
+    def embed_pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations beside the average and the maximum of the trunk's output
+        over its positions: ``(b, embedding_dim + 2 * token_dim)`` from one trunk pass."""
+        fmap = self.trunk(x)
+        return torch.cat([self._embed_from_map(fmap), fmap.mean((2, 3)), fmap.amax((2, 3))], 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
 

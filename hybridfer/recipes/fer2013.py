@@ -17,7 +17,9 @@ The models compared, side by side:
 
 - ``network``: the network's own softmax; ``network + flip TTA``: averaged with the mirror;
 - ``logreg``, ``svm`` (RBF :class:`~hybridfer.classifiers.GramSVC`), ``wnxgb`` on the
-  flip-averaged embeddings, and ``logreg (emb + HOG)`` on the embeddings beside HOG
+  flip-averaged embeddings, ``svm (emb + pooled)`` on the embeddings beside the average and
+  maximum of the last feature map (two depths of the network, ``CNNFeatures(output=
+  "embedding+pooled")``), and ``logreg (emb + HOG)`` on the embeddings beside HOG
   descriptors (the hybrids);
 - ``network + logreg``: the average of the network's (TTA) and the logistic regression's
   probabilities (a two-member ensemble).
@@ -127,7 +129,8 @@ def _soft_class_weights(labels: np.ndarray, classes: tuple[str, ...], power: flo
     return {c: float(v) for c, v in zip(classes, w, strict=True)}
 
 
-def _heads(scale: str, seed: int) -> dict[str, Any]:
+def _heads(scale: str, seed: int) -> dict[str, tuple[str, Any]]:
+    """Hybrid heads: name -> (the columns it reads, the unfitted estimator)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -135,28 +138,34 @@ def _heads(scale: str, seed: int) -> dict[str, Any]:
     from hybridfer.classifiers import GramSVC, WNXGBClassifier
 
     small = scale == "smoke"
-    return {
-        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)),
-        "svm": make_pipeline(
+
+    def svm():
+        return make_pipeline(
             StandardScaler(), GramSVC(C=1.0, kernel="rbf", max_gram_samples=32_000)
+        )
+
+    def logreg():
+        return make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000))
+
+    return {
+        "logreg": ("embedding", logreg()),
+        "svm": ("embedding", svm()),
+        "wnxgb": (
+            "embedding",
+            WNXGBClassifier(
+                n_estimators=20 if small else 150,
+                max_depth=4,
+                learning_rate=0.15,
+                colsample_bytree=0.5,
+                random_state=seed,
+                n_jobs=os.cpu_count(),
+            ),
         ),
-        "wnxgb": WNXGBClassifier(
-            n_estimators=20 if small else 150,
-            max_depth=4,
-            learning_rate=0.15,
-            colsample_bytree=0.5,
-            random_state=seed,
-            n_jobs=os.cpu_count(),
-        ),
+        # two depths: the embedding beside the pooled last feature map (1,024 columns)
+        "svm (emb + pooled)": ("embedding+pooled", svm()),
         # the deep + handcrafted hybrid: embeddings beside HOG (900 columns at 48x48)
-        "logreg (emb + HOG)": make_pipeline(
-            StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)
-        ),
+        "logreg (emb + HOG)": ("embedding+HOG", logreg()),
     }
-
-
-#: Heads that read HOG columns after the embeddings.
-_WITH_HOG = ("logreg (emb + HOG)",)
 
 
 def run_fer2013(
@@ -265,25 +274,35 @@ def run_fer2013(
     proba: dict[str, dict[str, np.ndarray]] = {}
     network.set_params(tta=None)
     proba["network"] = {k: network.network_predict_proba(v) for k, v in X_test.items()}
-    network.set_params(tta="flip")
+    network.set_params(tta="flip", output="embedding+pooled")
     t = time.perf_counter()
     proba["network + flip TTA"] = {k: network.network_predict_proba(v) for k, v in X_test.items()}
-    emb_train = network.transform(X_train)
-    emb_test = {k: network.transform(v) for k, v in X_test.items()}
+    # one pass gives both column sets: the embedding is the first embedding_dim columns
+    columns: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {
+        "embedding+pooled": (
+            network.transform(X_train),
+            {k: network.transform(v) for k, v in X_test.items()},
+        )
+    }
+    d = network.model_.embedding_dim
+    multi_train, multi_test = columns["embedding+pooled"]
+    emb_train, emb_test = multi_train[:, :d], {k: v[:, :d] for k, v in multi_test.items()}
+    columns["embedding"] = (emb_train, emb_test)
     embed_time = time.perf_counter() - t
     t = time.perf_counter()
     hog = HOGFeatures().fit(X_train)
-    both_train = np.hstack([emb_train, hog.transform(X_train)])
-    both_test = {k: np.hstack([v, hog.transform(X_test[k])]) for k, v in emb_test.items()}
+    columns["embedding+HOG"] = (
+        np.hstack([emb_train, hog.transform(X_train)]),
+        {k: np.hstack([v, hog.transform(X_test[k])]) for k, v in emb_test.items()},
+    )
     hog_time = time.perf_counter() - t
 
     fitted: dict[str, Any] = {}
     fit_times: dict[str, float] = {}
     decisions: dict[str, dict[str, np.ndarray]] = {}
-    for name, head in _heads(scale, random_state).items():
-        train_cols, test_cols = (
-            (both_train, both_test) if name in _WITH_HOG else (emb_train, emb_test)
-        )
+    heads = _heads(scale, random_state)
+    for name, (kind, head) in heads.items():
+        train_cols, test_cols = columns[kind]
         t = time.perf_counter()
         head.fit(train_cols, y_train)
         fit_times[name] = time.perf_counter() - t
@@ -297,7 +316,7 @@ def run_fer2013(
         decisions[name] = {k: network.classes_[p.argmax(1)] for k, p in proba[name].items()}
     decisions["network + logreg"] = {k: network.classes_[p.argmax(1)] for k, p in ensemble.items()}
 
-    hybrids = ["logreg", "svm", "wnxgb", *_WITH_HOG]
+    hybrids = list(heads)
     names = ["network", "network + flip TTA", *hybrids, "network + logreg"]
     rows: list[dict[str, Any]] = []
     reports: dict[str, Any] = {}
@@ -314,16 +333,20 @@ def run_fer2013(
                     row[f"{dname} acc"] = sub.accuracy
         row["fit s"] = fit_times.get(name)
         rows.append(row)
-    columns = ["model"]
+    table_columns = ["model"]
     for split in X_test:
-        columns += [f"{split} acc", f"{split} macro-F1"]
+        table_columns += [f"{split} acc", f"{split} macro-F1"]
         if split == "PrivateTest":
-            columns += [f"{d} acc" for d in dedup]
-    columns.append("fit s")
+            table_columns += [f"{d} acc" for d in dedup]
+    table_columns.append("fit s")
 
     best_hybrid = max(hybrids, key=lambda n: rows[names.index(n)]["PublicTest acc"])
+    best_kind = heads[best_hybrid][0]
+    network.set_params(
+        output="embedding+pooled" if best_kind == "embedding+pooled" else "embedding"
+    )
     features: Any = network
-    if best_hybrid in _WITH_HOG:
+    if best_kind == "embedding+HOG":
         features = FeatureUnion([("network", network), ("hog", hog)])
     pipeline = Pipeline([("features", features), ("clf", fitted[best_hybrid])])
     pipe_file = workdir / "pipeline.joblib"
@@ -395,7 +418,7 @@ def run_fer2013(
         protocol=protocol,
         machine=machine_summary(),
         rows=rows,
-        columns=columns,
+        columns=table_columns,
         workdir=workdir,
         details=details,
         paths=paths,
