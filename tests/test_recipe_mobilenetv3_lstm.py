@@ -43,7 +43,7 @@ def test_tokens_mode_paper_split_leaks_the_honest_folds_do_not(tiny_ckplus, tmp_
     assert honest["folds"] == 2 and honest["n test"] == n_frames
     assert honest["test with near copy only"] == 0 and honest["subjects on both sides"] == 0
     for r in result.rows:
-        assert r["claimed acc"] == 0.931 and r["epochs"] == 2  # 1 frozen + 1 unfrozen
+        assert r["claimed acc"] == 0.931 and r["epochs"] == 2
     clf = result.details["settings"]
     assert clf["mode"] == "tokens" and clf["variant"] == "large" and clf["input_size"] == 32
     import joblib
@@ -52,7 +52,11 @@ def test_tokens_mode_paper_split_leaks_the_honest_folds_do_not(tiny_ckplus, tmp_
     assert net.backbone == "mobilenet_v3_large" and net.head == "lstm"
     assert (net.loss, net.focal_alpha, net.focal_gamma) == ("focal", 0.25, 2.0)
     assert net.class_weight == "balanced" and net.augment == "pain"
-    assert (net.freeze, net.frozen_epochs, net.monitor) == ("backbone", 1, "val_loss")
+    # random weights at smoke scale: one stage at 1e-3, no frozen stage (stated)
+    assert (net.freeze, net.frozen_epochs, net.monitor) == (None, 0, "val_loss")
+    assert net.learning_rate == 1e-3 and "one stage at learning rate 1e-3" in " ".join(
+        result.reductions
+    )
     assert net.normalize == "minus_one_one" and net.hidden_units == ()
     assert net.history_ and "val_loss" in net.history_[0]
     md = (work / "report.md").read_text()
@@ -110,3 +114,25 @@ def test_bad_options(tiny_ckplus, tmp_path):
         run(frozen_epochs=2)
     with pytest.raises(RecipeError, match="cannot cut CK\\+48 into windows of 9 frames"):
         run(mode="sequence", window=9)
+
+
+def test_given_weights_train_in_the_papers_two_stages(tiny_ckplus, tmp_path):
+    import joblib
+    import torch
+    from torchvision.models import mobilenet_v3_small
+
+    path = tmp_path / "mnv3s.pt"
+    torch.save(mobilenet_v3_small(weights=None).state_dict(), path)
+    result = run_recipe(
+        "mobilenetv3-lstm-pain",
+        tiny_ckplus,
+        scale="smoke",
+        workdir=tmp_path / "work",
+        protocol="paper",
+        variant="small",
+        weights=str(path),
+        verbose=0,
+    )
+    net = joblib.load(result.paths["model paper"])
+    assert (net.freeze, net.frozen_epochs, net.unfreeze_lr) == ("backbone", 1, 1e-4)
+    assert not any("one stage" in r for r in result.reductions)
