@@ -67,8 +67,10 @@ def test_smoke_official_split_once_and_the_cross_dataset_test(tiny, tmp_path):
     assert "paper - honest" not in summary
 
     clf = joblib.load(result.paths["model honest"])
-    assert clf.backbone == "mobilenet_v2" and clf.freeze_up_to == "backbone.1"
-    assert clf.normalize == "minus_one_one" and clf.learning_rate == 1e-4
+    # random weights at smoke scale: nothing frozen, Adam at 1e-3 (stated in the report)
+    assert clf.backbone == "mobilenet_v2" and clf.freeze_up_to is None
+    assert clf.normalize == "minus_one_one" and clf.learning_rate == 1e-3
+    assert any("nothing frozen and Adam at 1e-3" in r for r in result.reductions)
     dense = [m for m in clf.model_.head.modules() if type(m).__name__ == "Linear"]
     assert [(d.in_features, d.out_features) for d in dense] == [(1280, 128), (128, 64), (64, 7)]
     assert result.details["profile"]["parameters"] == 2_396_551
@@ -152,3 +154,22 @@ def test_cli_cross_data_and_options(tiny, tmp_path, capsys):
         assert main([*args, "--workdir", str(tmp_path / "bad"), *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+def test_given_weights_get_the_papers_fine_tuning_settings(tiny, tmp_path):
+    import torch
+    from torchvision.models import mobilenet_v2
+
+    path = tmp_path / "mnv2.pt"
+    torch.save(mobilenet_v2(weights=None).state_dict(), path)
+    result = run_recipe(
+        "clcm-mobilenetv2",
+        tiny / "fer2013",
+        scale="smoke",
+        workdir=tmp_path / "work",
+        weights=str(path),
+        verbose=0,
+    )
+    clf = joblib.load(result.paths["model honest"])
+    assert (clf.freeze_up_to, clf.learning_rate) == ("backbone.1", 1e-4)
+    assert not any("nothing frozen" in r for r in result.reductions)
