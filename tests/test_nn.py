@@ -446,3 +446,22 @@ def test_fine_tune_backbone_updates_the_tapped_modules_in_place():
     assert not model.training
     with pytest.raises(ValueError, match="unknown fine-tuning options"):
         fine_tune_backbone(model, images, labels, prepare=prepare, epoch=1)
+
+
+def test_random_torchvision_models_get_the_default_batchnorm_momentum(tmp_path):
+    # torchvision builds MobileNetV3 with BatchNorm momentum 0.01; trained from random weights
+    # for minutes its running statistics lagged and eval-mode predictions were one class
+    import torch
+    import torchvision
+
+    from hybridfer.nn.weights import build_torchvision_model
+
+    def momenta(model):
+        return {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+
+    assert momenta(torchvision.models.mobilenet_v3_small()) == {0.01}
+    assert momenta(build_torchvision_model("mobilenet_v3_small", None, 0).model) == {0.1}
+    # given weights keep torchvision's momentum (their statistics are already right)
+    path = tmp_path / "mnv3s.pt"
+    torch.save(torchvision.models.mobilenet_v3_small().state_dict(), path)
+    assert momenta(build_torchvision_model("mobilenet_v3_small", path, 0).model) == {0.01}
