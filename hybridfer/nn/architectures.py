@@ -352,7 +352,9 @@ class FERVGG(_PooledHead):
       recipe: 52-minute budget (30 epochs at about 100 s each), AdamW 2e-3, one-cycle
       annealed over the budget, the ``"fer_light"`` augmentation, label smoothing 0.1, EMA
       0.999: **66.65%** accuracy, **67.85%** with flip TTA (macro-F1 0.658); an RBF SVM on
-      its flip-averaged embeddings 68.65%. Time to accuracy (no TTA): 56.2% at 10 minutes,
+      its flip-averaged embeddings 68.65%, on the embeddings beside the average and maximum
+      of the last feature map (``CNNFeatures(output="embedding+pooled")``) 69.07%. Time to
+      accuracy (no TTA): 56.2% at 10 minutes,
       62.3% at 20, 64.7% at 30, 66.3% at 45.
     - The same with ``block_dropout=0.1`` and the ``"fer"`` augmentation (erasing p 0.25):
       64.5% after 42 minutes (training accuracy 66.3%, under-fitted); at a 10-minute budget
