@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.classifiers import LSTMHeadClassifier, WNXGBClassifier
 from hybridfer.data import load_fer2013, usage_split
@@ -38,8 +39,6 @@ from hybridfer.nn import build_fer_net, count_parameters
 from hybridfer.nn.augment import make_augmentation
 from hybridfer.nn.devices import resolve_device
 from hybridfer.nn.preprocessing import Preprocessor
-
-REPO = Path(__file__).resolve().parents[1]
 
 NET_SETTINGS = {
     "cnnlstm_model3": {"learning_rate": 1e-3, "lr_schedule": None, "augment": None},
@@ -98,7 +97,7 @@ def run_network(arch: str, train, test, args, device) -> dict:
             f"  epoch {record['epoch']:>2}: {record['time']:6.1f} s "
             f"({record['n_samples'] / record['time']:.0f} img/s)  loss {record['loss']:.4f}  "
             f"train acc {record['accuracy']:.4f}  PublicTest acc {record['val_accuracy']:.4f}"
-            + ("  (partial epoch: budget reached)" if record.get("partial") else ""),
+            + ("  (partial epoch: budget reached)" if record.get("time_ran_out") else ""),
             flush=True,
         )
 
@@ -199,7 +198,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data = Path(args.data) if args.data else REPO.parent / "shared" / "data" / "fer2013"
+    data = Path(args.data) if args.data else data_root() / "fer2013"
     t = time.perf_counter()
     ds = load_fer2013(data, usages=["Training", "PublicTest"], n_jobs=args.threads)
     train, test = usage_split(ds)

@@ -29,13 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from skimage.feature import hog, local_binary_pattern
 
 from hybridfer.handcrafted import HOGFeatures, LBPFeatures
 from hybridfer.handcrafted.lbp import grid_edges
 from hybridfer.images import read_images
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def best_time(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndarray]:
@@ -73,7 +72,7 @@ def skimage_hog(images: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = os.environ.get("HYBRIDFER_DATA") or str(REPO.parent / "shared" / "data")
+    default = str(data_root())
     parser.add_argument("data", nargs="?", default=default, help="folder holding fer2013/")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
     args = parser.parse_args()

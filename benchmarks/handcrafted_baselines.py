@@ -11,11 +11,11 @@ Prints accuracy and macro-F1 per dataset and pipeline, with fit/predict times.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline, make_union
@@ -102,9 +102,7 @@ def run_ckplus(root: Path, trees: int, n_jobs: int) -> None:
 
 
 def main() -> None:
-    default = os.environ.get(
-        "HYBRIDFER_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
-    )
+    default = str(data_root())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=default, help="folder holding fer2013/ and ckplus48/")
     parser.add_argument("--trees", type=int, default=300)

@@ -14,17 +14,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hybridfer.evaluation import leakage as _leakage
 from hybridfer.evaluation import leakage_audit
 from hybridfer.images import read_images
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _paths(root: Path, split: str) -> list[str]:
@@ -47,7 +45,7 @@ def _reference_candidates(test_bits: np.ndarray, train_bits: np.ndarray, radius:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("HYBRIDFER_DATA", str(REPO.parent / "shared" / "data"))
+    default = str(data_root())
     parser.add_argument("--data", default=default, help="folder holding fer2013/")
     parser.add_argument("--skip-reference", action="store_true", help="skip the sklearn timing")
     args = parser.parse_args()

@@ -1,18 +1,18 @@
 """Estimators pickled by an earlier hybridfer keep working after a parameter is added.
 
 An estimator saved with ``joblib.dump`` before a parameter existed has no attribute for it;
-:class:`NewParametersMixin` sets every missing ``__init__`` parameter to its default when the
-estimator is unpickled, which is the behaviour it had when it was saved.
+:class:`FillDefaultsOnUnpickleMixin` sets every missing ``__init__`` parameter to its default
+when the estimator is unpickled, which is the behaviour it had when it was saved.
 """
 
 from __future__ import annotations
 
 import inspect
 
-__all__ = ["NewParametersMixin"]
+__all__ = ["FillDefaultsOnUnpickleMixin", "NewParametersMixin"]
 
 
-class NewParametersMixin:
+class FillDefaultsOnUnpickleMixin:
     """Gives an unpickled estimator the default of each ``__init__`` parameter it lacks.
 
     Mix it in before :class:`sklearn.base.BaseEstimator`.
@@ -23,3 +23,7 @@ class NewParametersMixin:
         for name, param in inspect.signature(type(self).__init__).parameters.items():
             if param.default is not inspect.Parameter.empty:
                 self.__dict__.setdefault(name, param.default)
+
+
+#: The former name of :class:`FillDefaultsOnUnpickleMixin`.
+NewParametersMixin = FillDefaultsOnUnpickleMixin

@@ -560,17 +560,6 @@ def as_image_source(
     return ImageSource(paths=paths, color=color)
 
 
-def to_gray_float(batch: np.ndarray) -> np.ndarray:
-    """Convert a batch ``(b, H, W[, 3])`` to float64 grayscale on [0, 1] (ITU-R 601 luma)."""
-    if np.issubdtype(batch.dtype, np.integer):
-        batch = batch.astype(np.float64) / 255.0
-    else:
-        batch = batch.astype(np.float64, copy=False)
-    if batch.ndim == 4:
-        batch = batch @ np.array([0.299, 0.587, 0.114])
-    return batch
-
-
 def check_path(path: str | os.PathLike, what: str = "path") -> Path:
     """Return ``path`` as a Path, raising FileNotFoundError naming ``what`` if it is absent."""
     p = Path(path)

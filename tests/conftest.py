@@ -1,20 +1,29 @@
-"""Shared fixtures: tiny synthetic data for speed, and the real FER data where present."""
+"""Shared fixtures: tiny synthetic data for speed, and the real FER data where present.
+
+Plain helpers (the tiny study configuration, synthetic images, ...) are in ``_helpers.py``.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # tools/ (the data-root rule, the layering check)
+    sys.path.insert(0, str(REPO))
+
+from _helpers import N_FRAMES, N_SEQ, N_SUBJECTS  # noqa: E402
+
+from tools.data_root import data_root as _data_root_rule  # noqa: E402
 
 
 def real_data_root() -> Path | None:
-    """The folder with fer2013/ and ckplus48/: $HYBRIDFER_DATA, else ../shared/data."""
-    env = os.environ.get("HYBRIDFER_DATA")
-    root = Path(env) if env else REPO.parent / "shared" / "data"
+    """The folder with fer2013/ and ckplus48/ (tools/data_root.py: $HYBRIDFER_DATA, else
+    ../shared/data), or None when it holds neither."""
+    root = _data_root_rule()
     return root if (root / "fer2013").is_dir() or (root / "ckplus48").is_dir() else None
 
 
@@ -29,22 +38,50 @@ def data_root() -> Path:
     return root
 
 
+def _real_folder(data_root: Path, name: str, what: str) -> Path:
+    root = data_root / name
+    if not root.is_dir():
+        pytest.skip(f"{what} not found under {data_root}")
+    return root
+
+
 @pytest.fixture(scope="session")
 def fer2013_root(data_root: Path) -> Path:
-    root = data_root / "fer2013"
-    if not root.is_dir():
-        pytest.skip(f"FER2013 image folders not found under {data_root}")
-    return root
+    return _real_folder(data_root, "fer2013", "FER2013 image folders")
 
 
 @pytest.fixture(scope="session")
 def ckplus_root(data_root: Path) -> Path:
-    root = data_root / "ckplus48"
-    if not root.is_dir():
-        pytest.skip(f"CK+48 folder not found under {data_root}")
-    return root
+    return _real_folder(data_root, "ckplus48", "CK+48 folder")
 
 
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): on a
+    small, shared CPU, OpenMP thread teams mostly wait on each other (measured 50x slower
+    forwards of tiny models with 2 threads under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckplus(tmp_path_factory) -> Path:
+    """A tiny CK+48-like folder (one per test module): ``N_SUBJECTS`` subjects with ``N_SEQ``
+    sequences of ``N_FRAMES`` near-copy frames each (``_helpers.py``)."""
+    from hybridfer.data.synthetic_folders import write_ckplus48_folders
+
+    return write_ckplus48_folders(
+        tmp_path_factory.mktemp("ck") / "ckplus48",
+        n_subjects=N_SUBJECTS,
+        sequences_per_subject=N_SEQ,
+        frames_per_sequence=N_FRAMES,
+    )

@@ -33,12 +33,7 @@ from hybridfer.nn.weights import WeightsMismatchError, WeightsUnavailableError
 NUMPY_REPR = re.compile(r"np\.(str_|bytes_|int\d+|uint\d+|float\d+|bool_?)\(")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 # -- shared inputs and fitted estimators -------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _helpers import write_tiny_config
 from optuna.trial import TrialState
 
 from hybridfer.cli import main, run_demo
@@ -21,32 +22,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 REPO = Path(__file__).resolve().parents[1]
 
-CONFIG = """
-[data]
-source = "synthetic"
-n_samples = {n_samples}
-image_size = 32
-test_size = 0.25
-
-[pipeline]
-features = ["hog", "lbp"]
-classifiers = {classifiers}
-
-[params.logreg]
-max_iter = 300
-
-[cv]
-n_splits = 3
-
-[study]
-name = "tiny"
-n_trials = {n_trials}
-pruner = "none"
-
-[output]
-workdir = "work"
-"""
-
 
 def write_config(
     tmp_path: Path,
@@ -55,11 +30,14 @@ def write_config(
     classifiers: str = '["svm", "logreg"]',
     extra: str = "",
 ) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(
-        CONFIG.format(n_trials=n_trials, n_samples=n_samples, classifiers=classifiers) + extra
+    return write_tiny_config(
+        tmp_path,
+        n_samples=n_samples,
+        features='["hog", "lbp"]',
+        classifiers=classifiers,
+        extra=extra,
+        n_trials=n_trials,
     )
-    return path
 
 
 def load_tiny_study(tmp_path: Path, name: str = "tiny") -> optuna.Study:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _helpers import one_error_line, tiny_config
 from PIL import Image
 
 from hybridfer.cli import main
@@ -20,35 +21,12 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 REPO = Path(__file__).resolve().parents[1]
 
-CONFIG = """
-[data]
-{data}
-
-[pipeline]
-features = ["hog"]
-classifiers = ["logreg"]
-
-[params.logreg]
-max_iter = 300
-{extra}
-[cv]
-n_splits = {n_splits}
-
-[study]
-name = "tiny"
-n_trials = 2
-pruner = "none"
-
-[output]
-workdir = "work"
-"""
-
 SYNTHETIC = 'source = "synthetic"\nn_samples = 90\nimage_size = 32\ntest_size = 0.25'
 
 
 def config(tmp_path: Path, data: str = SYNTHETIC, extra: str = "", n_splits: int = 3) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(CONFIG.format(data=data, extra=extra, n_splits=n_splits))
+    path.write_text(tiny_config(data=data, extra=extra, n_splits=n_splits))
     return path
 
 
@@ -61,14 +39,6 @@ def faces_folder(root: Path, classes=("happy", "sad"), n: int = 10) -> Path:
                 root / c / f"{i}.png"
             )
     return root
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _helpers import square_images
 from _image_net_checks import expected_failures
 from PIL import Image
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -18,19 +19,8 @@ torch.set_num_threads(1)
 SMALL = {"widths": (8, 16, 16, 16), "embedding_dim": 16}
 
 
-def _images(n=60, size=24, seed=0):
-    """Three classes told apart by where a bright square sits."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    X = rng.integers(0, 60, size=(n, size, size), dtype=np.uint8)
-    for i, c in enumerate(y):
-        r = 2 + 7 * c
-        X[i, r : r + 6, 4:16] = 230
-    return X, np.array(["angry", "happy", "sad"])[y]
-
-
 def test_embeddings_and_names():
-    X, y = _images()
+    X, y = square_images()
     f = CNNFeatures("cnnlstm_model3", epochs=2, random_state=0).fit(X, y)
     Z = f.transform(X[:10])
     assert Z.shape == (10, 200) and Z.dtype == np.float32
@@ -43,7 +33,7 @@ def test_embeddings_and_names():
 
 
 def test_tokens_output():
-    X, y = _images()
+    X, y = square_images()
     f = CNNFeatures("cnnlstm_model3", output="tokens", epochs=1, random_state=0).fit(X, y)
     T = f.transform(X[:4])
     # 24x24 input: the trunk ends at 1x1x128 (4x4x128 at 48x48)
@@ -54,7 +44,7 @@ def test_tokens_output():
 
 
 def test_embedding_plus_pooled_output_reads_two_depths_and_can_be_chosen_after_fit():
-    X, y = _images()
+    X, y = square_images()
     f = CNNFeatures("fer_vgg", architecture_params=SMALL, epochs=1, random_state=0).fit(X, y)
     emb = f.transform(X[:6])
     tokens = f.set_params(output="tokens").transform(X[:6])  # (6, h*w, 16)
@@ -76,7 +66,7 @@ def test_embedding_plus_pooled_output_reads_two_depths_and_can_be_chosen_after_f
 
 
 def test_training_learns_and_the_network_softmax_is_available():
-    X, y = _images(n=90)
+    X, y = square_images(n=90)
     f = CNNFeatures(
         "fer_resnet",
         architecture_params=SMALL,
@@ -93,7 +83,7 @@ def test_training_learns_and_the_network_softmax_is_available():
 
 
 def test_same_seed_same_features_on_cpu():
-    X, y = _images()
+    X, y = square_images()
     params = {"epochs": 2, "augment": True, "random_state": 3, "architecture_params": SMALL}
     a = CNNFeatures("fer_vgg", **params).fit(X, y).transform(X)
     b = CNNFeatures("fer_vgg", **params).fit(X, y).transform(X)
@@ -103,7 +93,7 @@ def test_same_seed_same_features_on_cpu():
 
 
 def test_transform_is_batch_and_order_invariant_and_pickles():
-    X, y = _images()
+    X, y = square_images()
     f = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0, predict_batch_size=7).fit(X, y)
     full = f.transform(X)
     perm = np.random.default_rng(0).permutation(len(X))
@@ -114,7 +104,7 @@ def test_transform_is_batch_and_order_invariant_and_pickles():
 
 
 def test_accepts_paths_flat_arrays_rgb_and_eval_set(tmp_path):
-    X, y = _images(n=30)
+    X, y = square_images(n=30)
     paths = []
     for i, img in enumerate(X):
         p = tmp_path / f"img_{i:03d}.png"
@@ -134,7 +124,7 @@ def test_accepts_paths_flat_arrays_rgb_and_eval_set(tmp_path):
 
 
 def test_zero_sample_weight_is_the_same_as_leaving_images_out():
-    X, y = _images()
+    X, y = square_images()
     sw = np.ones(len(y))
     sw[::4] = 0
     a = CNNFeatures("cnnlstm_model1", epochs=1, random_state=0).fit(X, y, sample_weight=sw)
@@ -143,7 +133,7 @@ def test_zero_sample_weight_is_the_same_as_leaving_images_out():
 
 
 def test_clear_errors():
-    X, y = _images(n=20)
+    X, y = square_images(n=20)
     with pytest.raises(ValueError, match="requires y"):
         CNNFeatures().fit(X)
     with pytest.raises(ValueError, match="too small"):

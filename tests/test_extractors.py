@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from _helpers import write_pngs
 from PIL import Image
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -42,14 +43,7 @@ from hybridfer.nn.devices import (
 SIZE = 32  # input_size for the fast tests
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a small, shared CPU, OpenMP thread teams mostly wait on each
-    other (measured 50x slower forwards of tiny models with 2 threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def tiny(**kw):
@@ -71,13 +65,7 @@ def images() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def image_files(images, tmp_path_factory):
-    root = tmp_path_factory.mktemp("faces")
-    paths = []
-    for i, img in enumerate(images):
-        p = root / f"face_{i}.png"
-        Image.fromarray(img).save(p)
-        paths.append(str(p))
-    return paths
+    return write_pngs(tmp_path_factory.mktemp("faces"), images, prefix="face_")
 
 
 # -- one fitted extractor per family, reused across tests --------------------------------

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _helpers import square_images
 from _image_net_checks import expected_failures
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -20,16 +21,6 @@ torch.set_num_threads(1)
 SMALL = {"widths": (8, 16, 16, 16), "embedding_dim": 16}
 
 
-def _images(n=60, size=24, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    X = rng.integers(0, 60, size=(n, size, size), dtype=np.uint8)
-    for i, c in enumerate(y):
-        r = 2 + 7 * c
-        X[i, r : r + 6, 4:16] = 230
-    return X, np.array(["angry", "happy", "sad"])[y]
-
-
 @pytest.mark.parametrize(
     ("backbone", "head", "extra"),
     [
@@ -40,7 +31,7 @@ def _images(n=60, size=24, seed=0):
     ],
 )
 def test_heads_train_and_predict(backbone, head, extra):
-    X, y = _images()
+    X, y = square_images()
     clf = FERNetClassifier(backbone, head=head, epochs=2, random_state=0, **extra).fit(X, y)
     proba = clf.predict_proba(X[:7])
     assert proba.shape == (7, 3)
@@ -53,7 +44,7 @@ def test_heads_train_and_predict(backbone, head, extra):
 
 
 def test_learns_an_easy_task():
-    X, y = _images(n=90)
+    X, y = square_images(n=90)
     clf = FERNetClassifier(
         "fer_resnet",
         head="linear",
@@ -67,7 +58,7 @@ def test_learns_an_easy_task():
 
 
 def test_torchvision_backbone_two_stage():
-    X, y = _images(n=24, size=32)
+    X, y = square_images(n=24, size=32)
     clf = FERNetClassifier(
         "mobilenet_v3_small",
         head="mlp",
@@ -87,7 +78,7 @@ def test_torchvision_backbone_two_stage():
 
 
 def test_frozen_backbone_keeps_its_initial_weights():
-    X, y = _images()
+    X, y = square_images()
     clf = FERNetClassifier(
         "fer_resnet",
         head="linear",
@@ -103,7 +94,7 @@ def test_frozen_backbone_keeps_its_initial_weights():
 
 
 def test_same_seed_same_predictions_and_pickle():
-    X, y = _images()
+    X, y = square_images()
     params = {"epochs": 2, "augment": "default", "random_state": 1, "architecture_params": SMALL}
     a = FERNetClassifier("fer_resnet", **params).fit(X, y)
     b = FERNetClassifier("fer_resnet", **params).fit(X, y)
@@ -113,7 +104,7 @@ def test_same_seed_same_predictions_and_pickle():
 
 
 def test_grouped_cross_validation_in_a_pipeline():
-    X, y = _images(n=48)
+    X, y = square_images(n=48)
     groups = np.repeat(np.arange(8), 6)
     pipe = Pipeline([("net", FERNetClassifier("cnnlstm_model1", epochs=1, random_state=0))])
     scores = cross_val_score(pipe, X, y, groups=groups, cv=GroupKFold(n_splits=2))
@@ -121,7 +112,7 @@ def test_grouped_cross_validation_in_a_pipeline():
 
 
 def test_focal_loss_class_weight_ema_and_early_stopping():
-    X, y = _images(n=60)
+    X, y = square_images(n=60)
     clf = FERNetClassifier(
         "cnnlstm_model1",
         loss="focal",

@@ -119,3 +119,12 @@ def test_registry_svm_is_a_scaled_gram_svc():
     pipe = build_classifier("svm", {"C": 2.0})
     steps = pipe.steps if hasattr(pipe, "steps") else [(None, pipe)]
     assert isinstance(steps[-1][1], GramSVC) and steps[-1][1].C == 2.0
+
+
+def test_parameters_are_validated_as_in_svc():
+    import inspect
+
+    own = set(inspect.signature(GramSVC).parameters)
+    assert set(GramSVC._parameter_constraints) == own
+    for name in own - {"kernel", "max_gram_samples"}:
+        assert GramSVC._parameter_constraints[name] is SVC._parameter_constraints[name]

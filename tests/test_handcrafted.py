@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import write_pngs
 from PIL import Image
 from skimage.feature import hog, local_binary_pattern
 from sklearn.base import clone
@@ -141,17 +141,8 @@ def test_hog_flat_and_channel_inputs(gray_u8):
         np.testing.assert_array_equal(other, ref)
 
 
-def _write_pngs(folder: Path, images: np.ndarray) -> list[str]:
-    paths = []
-    for i, img in enumerate(images):
-        path = folder / f"img{i}.png"
-        Image.fromarray(img).save(path)
-        paths.append(str(path))
-    return paths
-
-
 def test_hog_and_lbp_from_paths(tmp_path, gray_u8, rng):
-    paths = _write_pngs(tmp_path, gray_u8)
+    paths = write_pngs(tmp_path, gray_u8)
     hog_out = HOGFeatures(pixels_per_cell=5).fit_transform(paths)
     np.testing.assert_array_equal(hog_out, HOGFeatures(pixels_per_cell=5).fit_transform(gray_u8))
     ref = np.stack([_skimage_hog(img, pixels_per_cell=(5, 5)) for img in gray_u8])
@@ -163,7 +154,7 @@ def test_hog_and_lbp_from_paths(tmp_path, gray_u8, rng):
     rgb = rng.integers(0, 256, size=(3, 20, 18, 3), dtype=np.uint8)
     rgb_dir = tmp_path / "rgb"
     rgb_dir.mkdir()
-    rgb_paths = _write_pngs(rgb_dir, rgb)
+    rgb_paths = write_pngs(rgb_dir, rgb)
     np.testing.assert_allclose(
         HOGFeatures(pixels_per_cell=4).fit_transform(rgb_paths),
         np.stack([_skimage_hog(img, pixels_per_cell=(4, 4)) for img in rgb]),
@@ -320,7 +311,7 @@ def test_bad_inputs_raise(rng, gray_u8):
 
 
 def test_files_of_another_size_raise(tmp_path, gray_u8):
-    paths = _write_pngs(tmp_path, gray_u8[:3])
+    paths = write_pngs(tmp_path, gray_u8[:3])
     odd = tmp_path / "odd.png"
     Image.fromarray(gray_u8[0, :20]).save(odd)
     est = LBPFeatures(batch_size=2).fit(paths)
@@ -358,7 +349,7 @@ def test_deterministic_and_batch_independent(gray_u8):
 
 
 def test_n_jobs_2_equals_n_jobs_1(tmp_path, gray_u8):
-    paths = _write_pngs(tmp_path, gray_u8)
+    paths = write_pngs(tmp_path, gray_u8)
     for est in (HOGFeatures(pixels_per_cell=4, batch_size=2), LBPFeatures(batch_size=2)):
         serial = clone(est).fit_transform(gray_u8)
         parallel = clone(est).set_params(n_jobs=2).fit_transform(gray_u8)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import write_pngs
 from PIL import Image
 
 from hybridfer.images import (
@@ -25,12 +26,7 @@ def images(rng: np.random.Generator) -> np.ndarray:
 
 @pytest.fixture
 def paths(tmp_path: Path, images: np.ndarray) -> list[str]:
-    out = []
-    for i, img in enumerate(images):
-        p = tmp_path / f"img{i}.png"
-        Image.fromarray(img).save(p)
-        out.append(str(p))
-    return out
+    return write_pngs(tmp_path, images)
 
 
 def test_array_forms_agree(images: np.ndarray) -> None:

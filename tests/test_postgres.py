@@ -22,6 +22,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _helpers import tiny_config
 from optuna.trial import TrialState
 
 from hybridfer.tuning import make_storage
@@ -129,33 +130,16 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
-CONFIG = """
-[data]
-source = "synthetic"
-n_samples = 120
-image_size = 32
-test_size = 0.2
-
-[pipeline]
-features = ["hog"]
-classifiers = ["wnxgb"]
-
-[params.wnxgb]
-n_estimators = 10
-n_jobs = 1
-
-[cv]
-n_splits = 3
-
-[study]
-n_trials = {n_trials}
-pruner = "none"
-heartbeat_interval = 1
-grace_period = 3
-
-[output]
-workdir = "work"
-"""
+def pg_config(n_trials: int) -> str:
+    return tiny_config(
+        n_samples=120,
+        test_size=0.2,
+        classifiers='["wnxgb"]',
+        params="[params.wnxgb]\nn_estimators = 10\nn_jobs = 1\n",
+        name=None,
+        n_trials=n_trials,
+        study="heartbeat_interval = 1\ngrace_period = 3\n",
+    )
 
 
 def worker(config: Path, url: str, study: str) -> subprocess.Popen:
@@ -194,7 +178,7 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
 
 def test_two_workers_share_one_study_exactly(postgres_url, tmp_path):
     config = tmp_path / "pg.toml"
-    config.write_text(CONFIG.format(n_trials=8))
+    config.write_text(pg_config(n_trials=8))
     a, b = worker(config, postgres_url, "shared"), worker(config, postgres_url, "shared")
     finish(a), finish(b)
     study = optuna.load_study(study_name="shared", storage=make_storage(postgres_url))
@@ -223,7 +207,7 @@ def _victim(study: optuna.Study, proc: subprocess.Popen) -> tuple[int, set[int]]
 
 def test_killed_worker_loses_no_completed_trial(postgres_url, tmp_path):
     config = tmp_path / "pg.toml"
-    config.write_text(CONFIG.format(n_trials=6))
+    config.write_text(pg_config(n_trials=6))
     # Worker A runs alone until it is caught mid-trial after a completed trial: it is frozen
     # (SIGSTOP) so that the study cannot move between the check and the kill, then killed
     # without a chance to clean up. Worker B starts afterwards and must take the killed trial

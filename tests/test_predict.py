@@ -9,6 +9,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from _helpers import one_error_line, tiny_config
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
@@ -28,31 +29,7 @@ from hybridfer.predict import (
     save_pipeline,
 )
 
-CONFIG = """
-[data]
-source = "synthetic"
-n_samples = 90
-image_size = 32
-test_size = 0.25
-
-[pipeline]
-features = ["hog"]
-classifiers = ["logreg"]
-
-[params.logreg]
-max_iter = 300
-
-[cv]
-n_splits = 3
-
-[study]
-name = "tiny"
-n_trials = 1
-pruner = "none"
-
-[output]
-workdir = "work"
-"""
+CONFIG = tiny_config(n_trials=1)
 
 
 class ResizeFlatten(TransformerMixin, BaseEstimator):
@@ -113,14 +90,6 @@ def image_folder(root: Path, faces, n: int = 5, corrupt: bool = True) -> Path:
 def read_rows(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_folder_with_a_corrupt_image(saved, faces, tmp_path, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import assert_resumes_honest
 from PIL import Image
 
 from hybridfer.data import FER2013_CLASSES
@@ -79,17 +80,7 @@ def test_smoke_shows_both_protocols_and_the_paper_protocols_copies(tiny_fer_uniq
         assert Path(result.paths[key]).stat().st_size > 0
 
     # resume: the fitted models are reused, not trained again
-    again = run_recipe(
-        "cnn-lstm-fer2013",
-        tiny_fer_unique,
-        scale="smoke",
-        workdir=work,
-        resume=True,
-        protocol="honest",
-        verbose=0,
-    )
-    assert [r["protocol"] for r in again.rows] == ["honest"]
-    assert again.rows[0]["acc"] == pytest.approx(honest["acc"])
+    assert_resumes_honest("cnn-lstm-fer2013", tiny_fer_unique, work, honest)
 
 
 def test_model_1_and_option_errors(tiny_fer_unique, tmp_path):

@@ -8,23 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from _helpers import N_FRAMES, N_SEQ, N_SUBJECTS, assert_resumes_honest
 
-from hybridfer.data.synthetic_folders import write_ckplus48_folders
 from hybridfer.recipes import RecipeError, get_recipe, run_recipe
 
-N_SUBJECTS, N_SEQ, N_FRAMES = 8, 3, 3
 CTAN_PARAMETERS = 29_095_867  # 7 classes, 3 input channels (tests/test_ctan.py)
 RFB_PARAMETERS = 45_468  # BasicRFB(96)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckplus(tmp_path_factory):
-    return write_ckplus48_folders(
-        tmp_path_factory.mktemp("ck") / "ckplus48",
-        n_subjects=N_SUBJECTS,
-        sequences_per_subject=N_SEQ,
-        frames_per_sequence=N_FRAMES,
-    )
 
 
 def test_registered_with_the_papers_claim_and_options():
@@ -73,17 +62,7 @@ def test_smoke_paper_split_leaks_frames_and_subjects_the_honest_folds_do_not(tin
     assert not list(work.glob("*.ckpt"))  # checkpoints are dropped once the model is saved
 
     # resume: the fitted models are reloaded, not trained again
-    again = run_recipe(
-        "ctan-convnext",
-        tiny_ckplus,
-        scale="smoke",
-        workdir=work,
-        resume=True,
-        protocol="honest",
-        verbose=0,
-    )
-    assert [r["protocol"] for r in again.rows] == ["honest"]
-    assert again.rows[0]["acc"] == pytest.approx(honest["acc"])
+    again = assert_resumes_honest("ctan-convnext", tiny_ckplus, work, honest)
     assert again.rows[0]["train s"] == pytest.approx(honest["train s"])
 
 

@@ -6,21 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import N_FRAMES, N_SEQ, N_SUBJECTS
 
-from hybridfer.data.synthetic_folders import write_ckplus48_folders
 from hybridfer.recipes import RecipeError, get_recipe, run_recipe
-
-N_SUBJECTS, N_SEQ, N_FRAMES = 8, 3, 3
-
-
-@pytest.fixture(scope="module")
-def tiny_ckplus(tmp_path_factory):
-    return write_ckplus48_folders(
-        tmp_path_factory.mktemp("ck") / "ckplus48",
-        n_subjects=N_SUBJECTS,
-        sequences_per_subject=N_SEQ,
-        frames_per_sequence=N_FRAMES,
-    )
 
 
 def test_registered_with_the_papers_claims():

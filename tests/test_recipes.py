@@ -4,7 +4,6 @@ FER2013-like folder (with a PrivateTest usage holding copies of Training images)
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import joblib
@@ -14,8 +13,9 @@ from PIL import Image
 
 from hybridfer.data import FER2013_CLASSES
 from hybridfer.recipes import RecipeError, get_recipe, list_recipes, run_recipe
+from tools.data_root import data_root
 
-DATA = Path(os.environ.get("HYBRIDFER_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+DATA = data_root()  # tools/data_root.py: $HYBRIDFER_DATA, else ../shared/data
 
 
 def _face(rng, label_index):

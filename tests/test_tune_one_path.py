@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _helpers import tiny_config
 
 import hybridfer.tuning.study as study_module
 from hybridfer.cli import main
@@ -20,31 +21,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 FAST = {"logreg": {"max_iter": 200}}
 
-CONFIG = """
-[data]
-source = "synthetic"
-n_samples = 90
-image_size = 32
-test_size = 0.25
-
-[pipeline]
-features = ["hog"]
-classifiers = ["logreg"]
-
-[params.logreg]
-max_iter = 300
-
-[cv]
-n_splits = 3
-
-[study]
-name = "tiny"
-n_trials = 2
-pruner = "none"
-
-[output]
-workdir = "work"
-"""
+CONFIG = tiny_config(n_trials=2)
 
 
 @pytest.fixture(scope="module")

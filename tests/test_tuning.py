@@ -370,7 +370,7 @@ def test_dead_workers_trial_is_taken_over(tmp_path):
     storage = make_storage(tmp_path / "h.db", heartbeat_interval=1, grace_period=2)
     study = open_study(storage, "h", spec={"kind": "test"}, tickets=[{}] * 3)
     study_id = storage.get_study_id_from_name("h")
-    dead = _claim_ticket(storage, study_id)  # a worker that claimed a trial, then died
+    _, dead = _claim_ticket(storage, study_id)  # a worker that claimed a trial, then died
     storage.record_heartbeat(dead)
     report = run_worker(study, _quick_objective, storage=storage)
     assert report.study_done

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from hybridfer._messages import plain_repr
+from hybridfer.data.balance import balanced_class_weights
 
 
 def class_weight_vector(
@@ -20,10 +21,11 @@ def class_weight_vector(
     Parameters
     ----------
     class_weight : None, "balanced" or dict
-        ``None``: every class weighs 1. ``"balanced"``: inverse frequency,
-        ``W / (n_present * W_c)`` with ``W_c`` the total sample weight of class ``c`` (its
-        count without ``sample_weight``), ``W`` their sum and ``n_present`` the number of
-        classes with ``W_c > 0``: every class then carries the same total weight, and the
+        ``None``: every class weighs 1. ``"balanced"``: inverse frequency
+        (:func:`hybridfer.data.balance.balanced_class_weights`), ``W / (n_present * W_c)``
+        with ``W_c`` the total sample weight of class ``c`` (its count without
+        ``sample_weight``), ``W`` their sum and ``n_present`` the number of classes with
+        ``W_c > 0``: every class then carries the same total weight, and the
         combined per-sample weights ``sample_weight * weights[y]`` have the same mean as
         ``sample_weight`` (1 without it), so the hessian mass a boosting model sees is
         unchanged and weighting by k equals repeating a sample k times. Classes with no
@@ -50,13 +52,7 @@ def class_weight_vector(
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict; got {plain_repr(class_weight)}"
             )
-        totals = np.bincount(y_encoded, weights=sample_weight, minlength=n_classes)
-        present = totals > 0
-        if not present.any():
-            raise ValueError("class_weight='balanced' needs a positive total sample weight")
-        weights = np.zeros(n_classes)
-        weights[present] = totals.sum() / (present.sum() * totals[present])
-        return weights
+        return balanced_class_weights(y_encoded, n_classes, sample_weight)
     if isinstance(class_weight, Mapping):
         known = set(classes.tolist())
         unknown = [k for k in class_weight if k not in known]

@@ -30,7 +30,7 @@ from hybridfer.nn.estimator import (
 )
 from hybridfer.nn.finetune import backbone_trunk
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
-from hybridfer.nn.training import seeded
+from hybridfer.nn.seeding import seeded
 
 __all__ = ["BACKBONE_MIN_SIZE", "FERNetClassifier"]
 

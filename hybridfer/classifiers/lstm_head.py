@@ -23,8 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from hybridfer._compat import NewParametersMixin
-from hybridfer.nn.devices import deterministic_mode
+from hybridfer._compat import FillDefaultsOnUnpickleMixin
 from hybridfer.nn.estimator import (
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
@@ -32,7 +31,9 @@ from hybridfer.nn.estimator import (
     seed_from,
 )
 from hybridfer.nn.heads import SequenceClassifier
-from hybridfer.nn.training import fit_module, predict_module, seeded
+from hybridfer.nn.inference import predict_module
+from hybridfer.nn.seeding import deterministic_mode, seeded
+from hybridfer.nn.training import fit_module
 
 __all__ = ["LSTMHeadClassifier", "tap_sizes_from_names"]
 
@@ -60,7 +61,9 @@ def tap_sizes_from_names(names: Sequence[str]) -> tuple[list[str], list[int]]:
     return taps, sizes
 
 
-class LSTMHeadClassifier(NewParametersMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator):
+class LSTMHeadClassifier(
+    FillDefaultsOnUnpickleMixin, TorchTrainingMixin, ClassifierMixin, BaseEstimator
+):
     """LSTM (stacked, optionally bidirectional) plus a dense head, trained on feature sequences.
 
     Parameters

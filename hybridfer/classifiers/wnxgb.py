@@ -38,7 +38,6 @@ import numpy as np
 import xgboost as xgb
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder, Normalizer, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -52,6 +51,7 @@ from sklearn.utils.validation import (
 
 from hybridfer._messages import plain_repr
 from hybridfer.classifiers._weights import class_weight_vector
+from hybridfer.data.splits import stratified_holdout
 
 __all__ = ["WNXGBClassifier"]
 
@@ -501,18 +501,17 @@ class WNXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def _validation_split(self, y_enc: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(y_enc)
-        n_classes = len(self.classes_)
         n_val = math.ceil(self.validation_fraction * n)
         if n_val < 1 or n - n_val < 2:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no rows to train or "
                 f"validate on with {n} samples"
             )
-        counts = np.bincount(y_enc, minlength=n_classes)
-        stratify = (
-            y_enc if counts.min() >= 2 and n_val >= n_classes and n - n_val >= n_classes else None
+        # every class is in y_enc: stratified when each has two rows and both sides room for
+        # every class, else plain random; the rows stay in the draw's order
+        return stratified_holdout(
+            y_enc, n_val, random_state=seed, stratify="if_possible", sort=False
         )
-        return train_test_split(np.arange(n), test_size=n_val, stratify=stratify, random_state=seed)
 
     def _xgb_params(
         self, n_classes: int, seed: int, y_enc: np.ndarray, weight: np.ndarray

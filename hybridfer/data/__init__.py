@@ -33,6 +33,7 @@ from hybridfer.data.splits import (
     check_disjoint_groups,
     holdout_split,
     make_cv,
+    stratified_holdout,
     stratified_subsample,
     usage_split,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "check_disjoint_groups",
     "holdout_split",
     "is_dataset",
+    "stratified_holdout",
     "stratified_subsample",
     "clips_from_paths",
     "frames_from_dataset",

@@ -42,11 +42,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
-from hybridfer.data.splits import make_cv
+from hybridfer.data.splits import make_cv, stratified_holdout
 
 __all__ = [
     "PROTOCOLS",
@@ -298,17 +297,6 @@ class SubjectKFold(Protocol):
         return folds
 
 
-def _random_split(
-    idx: np.ndarray, test_size: float, labels: np.ndarray, seed: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """A random split stratified by ``labels``; a plain random one when stratifying is
-    impossible (a class of one image, or fewer test images than classes: tiny data)."""
-    try:
-        return train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
-    except ValueError:
-        return train_test_split(idx, test_size=test_size, random_state=seed)
-
-
 @dataclass(frozen=True)
 class RandomSplit(Protocol):
     """A random stratified split of all images, ignoring official usages and subjects.
@@ -340,12 +328,22 @@ class RandomSplit(Protocol):
             if self.test_size + self.val_size >= 1.0:
                 raise ValueError("test_size + val_size must be below 1")
         seed = _seed(random_state)
-        idx = np.arange(len(dataset))
         held = self.test_size + self.val_size
-        train_idx, rest = _random_split(idx, held, dataset.labels, seed)
+        # stratified when possible: plain random on tiny data (a class of one image, or fewer
+        # held-out images than classes); ``rest`` keeps its random order for the second draw
+        train_idx, rest = stratified_holdout(
+            dataset.labels, held, random_state=seed, stratify="if_possible", sort=False
+        )
         if not self.val_size:
             return _make_split(dataset, np.sort(train_idx), np.sort(rest))
-        val_idx, test_idx = _random_split(rest, self.test_size / held, dataset.labels[rest], seed)
+        val_pos, test_pos = stratified_holdout(
+            dataset.labels[rest],
+            self.test_size / held,
+            random_state=seed,
+            stratify="if_possible",
+            sort=False,
+        )
+        val_idx, test_idx = rest[val_pos], rest[test_pos]
         return _make_split(dataset, np.sort(train_idx), np.sort(test_idx), np.sort(val_idx))
 
 
@@ -376,11 +374,11 @@ class OversampleThenSplit(Protocol):
         rng = _rng(random_state)
         pool = oversample_indices(dataset.labels, rng)
         pool = pool[rng.permutation(len(pool))]
-        train_pos, test_pos = train_test_split(
-            np.arange(len(pool)),
-            test_size=self.test_size,
-            stratify=dataset.labels[pool],
+        train_pos, test_pos = stratified_holdout(
+            dataset.labels[pool],
+            self.test_size,
             random_state=int(rng.integers(0, 2**31 - 1)),
+            sort=False,
         )
         return _make_split(dataset, pool[train_pos], pool[test_pos])
 

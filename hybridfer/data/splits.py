@@ -1,14 +1,15 @@
-"""Honest splits: official usages, stratified (subject-grouped) K-fold, group-overlap checks."""
+"""Honest splits: official usages, stratified (subject-grouped) K-fold, group-overlap checks,
+and the one stratified hold-out of row indices that every internal split draws with."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from sklearn.model_selection import (
     StratifiedGroupKFold,
     StratifiedKFold,
-    StratifiedShuffleSplit,
     train_test_split,
 )
 
@@ -19,9 +20,74 @@ __all__ = [
     "check_disjoint_groups",
     "holdout_split",
     "make_cv",
+    "stratified_holdout",
     "stratified_subsample",
     "usage_split",
 ]
+
+
+def stratified_holdout(
+    y: np.ndarray | Sequence,
+    test_size: float | int | None = None,
+    *,
+    train_size: float | int | None = None,
+    random_state: int | np.random.RandomState | None = 0,
+    stratify: bool | Literal["if_possible", "pool_rare"] = True,
+    sort: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` of a random hold-out of ``len(y)`` rows, stratified by ``y``.
+
+    The draws are those of :func:`sklearn.model_selection.train_test_split` on
+    ``np.arange(len(y))`` with the same sizes, seed and stratification.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The stratum of every row (class labels, or any hashable key such as
+        ``"usage/label"`` strings).
+    test_size, train_size : float, int or None
+        As in :func:`~sklearn.model_selection.train_test_split`: a fraction of the rows or a
+        count; with both None a quarter of the rows is held out.
+    random_state : int, RandomState or None
+        Seed of the draw.
+    stratify : bool, "if_possible" or "pool_rare", default True
+        ``True``: stratified by ``y`` (ValueError when a class has one row, or a side gets
+        fewer rows than there are classes). ``"if_possible"``: stratified when it can be, else
+        a plain random split (the draws of an unstratified ``train_test_split``).
+        ``"pool_rare"``: the strata of one row are pooled into one stratum first, then
+        stratified. ``False``: a plain random split.
+    sort : bool, default True
+        Return each side sorted; ``False`` keeps ``train_test_split``'s random order.
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Positions into ``y``.
+    """
+    if stratify not in (True, False, "if_possible", "pool_rare"):
+        raise ValueError(
+            "stratify must be True, False, 'if_possible' or 'pool_rare', got "
+            f"{plain_repr(stratify)}"
+        )
+    strata = np.asarray(y)
+    idx = np.arange(len(strata))
+    sizes = {"test_size": test_size, "train_size": train_size, "random_state": random_state}
+    if stratify == "pool_rare":
+        values, counts = np.unique(strata, return_counts=True)
+        rare = set(values[counts < 2].tolist())
+        strata = np.array(["_rare" if s in rare else s for s in strata])
+    if not stratify:
+        train, test = train_test_split(idx, **sizes)
+    elif stratify == "if_possible":
+        try:
+            train, test = train_test_split(idx, stratify=strata, **sizes)
+        except ValueError:  # a class of one row, or a side smaller than the classes
+            train, test = train_test_split(idx, **sizes)
+    else:
+        train, test = train_test_split(idx, stratify=strata, **sizes)
+    if sort:
+        return np.sort(train), np.sort(test)
+    return train, test
 
 
 def usage_split(
@@ -97,10 +163,7 @@ def holdout_split(
         train, test = next(splitter.split(np.zeros(len(y)), y, ds.groups))
         check_disjoint_groups(ds.groups, train, test)
     else:
-        splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=test_size, random_state=random_state
-        )
-        train, test = next(splitter.split(np.zeros(len(y)), y))
+        train, test = stratified_holdout(y, test_size, random_state=random_state)
     return ds.subset(np.sort(train)), ds.subset(np.sort(test))
 
 
@@ -109,9 +172,7 @@ def stratified_subsample(ds: FERDataset, n: int, random_state: int | None = 0) -
     it); the name records the subsample."""
     if not n or n >= len(ds):
         return ds
-    idx, _ = train_test_split(
-        np.arange(len(ds)), train_size=n, stratify=ds.labels, random_state=random_state
-    )
-    out = ds.subset(np.sort(idx))
+    idx, _ = stratified_holdout(ds.labels, train_size=n, random_state=random_state)
+    out = ds.subset(idx)
     out.name = f"{ds.name}[subsample {n}]"
     return out

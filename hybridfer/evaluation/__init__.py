@@ -5,6 +5,9 @@
   :func:`report_markdown` for the table alone.
 - :func:`confusion_matrix_frame` (counts or normalised) and :func:`plot_confusion_matrix`
   (a headless matplotlib Figure, optionally saved atomically).
+- :func:`evaluate_pipeline` -> :class:`PipelineEvaluation`: a pipeline fitted on a training
+  split and reported on a test split, with a leakage audit; ``.save(dir)`` writes the report
+  (what ``hybridfer evaluate`` does).
 - :func:`leakage_audit` -> :class:`LeakageReport`: exact and near-duplicate images between a
   train and a test set (and within each), via content hashes, pHash and patch correlation.
 - :func:`count_parameters`, :func:`parameter_counts`, :func:`count_flops` and
@@ -13,6 +16,7 @@
 """
 
 from .confusion import confusion_matrix_frame, plot_confusion_matrix
+from .holdout import PipelineEvaluation, evaluate_pipeline
 from .leakage import LeakageReport, leakage_audit, perceptual_hash
 from .report import (
     ClassificationReport,
@@ -26,10 +30,12 @@ _PROFILING = ("count_flops", "count_parameters", "measure_latency", "parameter_c
 __all__ = [
     "ClassificationReport",
     "LeakageReport",
+    "PipelineEvaluation",
     "classification_report_frame",
     "confusion_matrix_frame",
     "count_flops",
     "count_parameters",
+    "evaluate_pipeline",
     "evaluate_predictions",
     "leakage_audit",
     "measure_latency",

@@ -17,12 +17,11 @@ Hook points for subclasses that are not plain torchvision classifiers:
 - :meth:`_build_model` returns the full network (a supervised ``CNNFeatures`` builds and
   trains its own small CNN here);
 - :meth:`_fine_tune` trains the network on ``(X, y)`` inside :meth:`fit` when
-  ``fine_tune`` is set (implemented by the training code in ``hybridfer.nn.training``).
+  ``fine_tune`` is set (implemented by :func:`hybridfer.nn.finetune.fine_tune_backbone`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from numbers import Integral
 
 import numpy as np
@@ -33,9 +32,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names, _check_feature_names_in, check_is_fitted
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
-from tqdm.auto import tqdm
 
-from hybridfer._compat import NewParametersMixin
+from hybridfer._compat import FillDefaultsOnUnpickleMixin
 from hybridfer.cache import CachedTransformMixin
 from hybridfer.extractors.taps import (
     POOLINGS,
@@ -56,23 +54,21 @@ from hybridfer.images import (
     coerce_image_input,
     resolve_image_shape,
 )
-from hybridfer.nn.batches import iter_batches
 from hybridfer.nn.devices import (
-    DETERMINISTIC_DOC,
+    PRECISION_NAMES,
     autocast,
-    deterministic_mode,
     resolve_device,
     resolve_precision,
-    to_device,
     use_channels_last,
 )
+from hybridfer.nn.inference import stream_features
 from hybridfer.nn.preprocessing import (
     NORMALIZATIONS,
     Preprocessor,
     normalization_stats,
     resolve_input_size,
 )
-from hybridfer.nn.training import seed_from
+from hybridfer.nn.seeding import DETERMINISTIC_DOC, deterministic_mode, seed_from
 from hybridfer.nn.weights import BuiltModel, build_torchvision_model
 
 __all__ = ["UNKNOWN_REDUCTION_FLOOR", "DeepFeatureExtractor"]
@@ -152,7 +148,7 @@ _COMMON_DOC = (
         ``$HYBRIDFER_CACHE`` when set and no cache otherwise; None/False disables it.
     fine_tune : bool or dict, default=False
         Train the backbone on ``(X, y)`` inside ``fit`` before reading features (options as a
-        dict). Implemented by ``hybridfer.nn.training``.
+        dict). Implemented by :func:`hybridfer.nn.finetune.fine_tune_backbone`.
     verbose : int, default=0
         0 is silent; >= 1 shows a progress bar (images/s) during ``transform``.
     random_state : int, RandomState or None, default=None
@@ -194,7 +190,7 @@ _COMMON_DOC = (
 
 
 class DeepFeatureExtractor(
-    NewParametersMixin, CachedTransformMixin, TransformerMixin, BaseEstimator
+    FillDefaultsOnUnpickleMixin, CachedTransformMixin, TransformerMixin, BaseEstimator
 ):
     """Base class of the deep feature extractors (not for direct use).
 
@@ -224,9 +220,7 @@ class DeepFeatureExtractor(
         "image_shape": [tuple, list, None],
         "float_range": [tuple, list, None],
         "device": [str, torch.device],
-        "precision": [
-            StrOptions({"auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16"})
-        ],
+        "precision": [StrOptions(set(PRECISION_NAMES))],
         "channels_last": ["boolean", StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "num_workers": [Interval(Integral, 0, None, closed="left"), None],
@@ -553,66 +547,24 @@ class DeepFeatureExtractor(
 
     def _compute_features(self, source: ImageSource, indices: np.ndarray) -> np.ndarray:
         """Features ``(len(indices), d)`` float32 of the images at ``indices``, batch by batch."""
-        n = len(indices)
-        device = self.device_
-        cuda = device.type == "cuda"
-        out: np.ndarray | None = None
-        host_buffers: list[torch.Tensor] = []
-        pending: tuple[int, torch.Tensor, object] | None = None
-
-        def drain() -> None:
-            start, host, event = pending
-            if event is not None:
-                event.synchronize()
-            out[start : start + len(host)] = host.numpy()
-
-        bar = tqdm(
-            total=n,
-            unit="img",
-            desc=self._feature_prefix(),
-            disable=not self.verbose,
-            leave=False,
-            dynamic_ncols=True,
-        )
-        batches = iter_batches(
-            source, indices, self.batch_size, num_workers=self.num_workers, pin_memory=cuda
-        )
         native = resolve_input_size(self.input_size) is None
-        with (
-            contextlib.closing(bar),
-            torch.inference_mode(),
-            deterministic_mode(self.deterministic),
-        ):
-            for i, (start, batch) in enumerate(batches):
-                if native:  # each batch of files may have its own size
-                    self._check_network_input(tuple(batch.shape[1:]))
-                x = self.preprocessor_(to_device(batch, device))
-                with autocast(device, self.dtype_):
-                    outs = self.model_(x)
-                feats = self._reduce(outs)
-                if out is None:
-                    out = np.empty((n, feats.shape[1]), dtype=np.float32)
-                if pending is not None:
-                    drain()
-                if cuda:  # copy back asynchronously; wait for it only after queuing more work
-                    if not host_buffers:
-                        host_buffers = [
-                            torch.empty(feats.shape, dtype=torch.float32, pin_memory=True)
-                            for _ in range(2)
-                        ]
-                    host = host_buffers[i % 2][: len(feats)]
-                    host.copy_(feats, non_blocking=True)
-                    event = torch.cuda.Event()
-                    event.record()
-                    pending = (start, host, event)
-                else:
-                    pending = (start, feats, None)
-                bar.update(len(batch))
-            if pending is not None:
-                drain()
-        if out is None:  # no images
-            out = np.empty((0, self.n_features_out_), dtype=np.float32)
-        return out
+        with deterministic_mode(self.deterministic):
+            return stream_features(
+                self.model_,
+                source,
+                indices,
+                prepare=self.preprocessor_,
+                reduce=self._reduce,
+                device=self.device_,
+                dtype=self.dtype_,
+                batch_size=self.batch_size,
+                n_features=self.n_features_out_,
+                num_workers=self.num_workers,
+                # each batch of files may have its own size
+                check_batch=self._check_network_input if native else None,
+                desc=self._feature_prefix(),
+                verbose=self.verbose,
+            )
 
     def _reduce(self, outs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Tap outputs → ``(b, d)`` float32 (pooled, or flattened tokens)."""

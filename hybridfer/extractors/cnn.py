@@ -30,7 +30,7 @@ from hybridfer.nn.estimator import (
     ImageNetworkMixin,
     TorchTrainingMixin,
 )
-from hybridfer.nn.training import seeded
+from hybridfer.nn.seeding import seeded
 
 __all__ = ["CNNFeatures"]
 

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from hybridfer._compat import NewParametersMixin
+from hybridfer._compat import FillDefaultsOnUnpickleMixin
 from hybridfer._messages import plain_repr
 from hybridfer.images import (
     ImageSource,
@@ -65,7 +65,7 @@ def _load_and_transform(estimator: ImageFeatureTransformer, paths: list[str], co
     return estimator._transform_batch(np.stack(images))
 
 
-class ImageFeatureTransformer(NewParametersMixin, TransformerMixin, BaseEstimator):
+class ImageFeatureTransformer(FillDefaultsOnUnpickleMixin, TransformerMixin, BaseEstimator):
     """Base class of the image feature transformers (not for direct use).
 
     Subclasses set ``_feature_prefix``, ``_read_color`` (how image files are decoded) and

@@ -1,9 +1,11 @@
 """Small CNNs for 48x48 face images: the CNN-LSTM paper's three models and deeper FER nets.
 
-Every network here is a :class:`FERNet`: a convolutional ``trunk`` giving a feature map, and a
-head on top. Besides ``forward`` (logits) each one offers ``embed`` (the penultimate
-activations, the features a classical classifier can take) and ``tokens`` (the trunk's feature
-map as a sequence of spatial cells ``(b, h*w, C)`` in row-major, channels-last order).
+Every network here is a :class:`~hybridfer.nn.fernet.FERNet` (the base, in
+:mod:`hybridfer.nn.fernet`): a convolutional ``trunk`` giving a feature map, and a head on top,
+with ``forward`` (logits), ``embed`` (penultimate activations) and ``tokens`` (the feature map
+as spatial cells). :data:`ARCHITECTURES` and :func:`build_fer_net` are the registry of every FER
+net, CTAN's (:mod:`hybridfer.nn.ctan`) included; ``FERNet`` and ``count_parameters`` are
+importable from here too.
 
 The CNN-LSTM paper's models (Bagga & Makwana, 2026; tables 2-4) are reproduced layer by layer
 with Keras' conventions, so their parameter counts match the paper's exactly for a 48x48x1
@@ -38,6 +40,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+from hybridfer.nn.ctan import CTAN
+from hybridfer.nn.fernet import FERNet, count_parameters, probe_map
 
 __all__ = [
     "ARCHITECTURES",
@@ -89,91 +94,6 @@ def conv_bn_relu(c_in: int, c_out: int, padding: str) -> nn.Sequential:
     )
 
 
-def _channels_last_tokens(fmap: torch.Tensor) -> torch.Tensor:
-    return fmap.permute(0, 2, 3, 1).flatten(1, 2)
-
-
-class FERNet(nn.Module):
-    """Base of the FER networks: ``trunk`` -> feature map, ``embed`` -> penultimate features.
-
-    Subclasses set ``trunk``, ``embedding_dim``, ``token_dim`` and implement ``_embed_from_map``
-    and ``classifier``.
-    """
-
-    trunk: nn.Module
-    classifier: nn.Module
-    embedding_dim: int
-    token_dim: int
-
-    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The trunk's output ``(b, C, h, w)``."""
-        return self.trunk(x)
-
-    def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """The trunk's output as spatial tokens ``(b, h*w, C)`` (row-major, channels last)."""
-        return _channels_last_tokens(self.trunk(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations ``(b, embedding_dim)``."""
-        return self._embed_from_map(self.trunk(x))
-
-    def embed_pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations beside the average and the maximum of the trunk's output
-        over its positions: ``(b, embedding_dim + 2 * token_dim)`` from one trunk pass."""
-        fmap = self.trunk(x)
-        return torch.cat([self._embed_from_map(fmap), fmap.mean((2, 3)), fmap.amax((2, 3))], 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(x))
-
-    def _embed_from_map(self, fmap: torch.Tensor) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-
-def _trunk_shape(trunk: nn.Module, in_channels: int, size: Sequence[int]) -> torch.Size | None:
-    """The trunk's output shape for one blank image of ``size``; None if it has no cell."""
-    try:
-        shape = trunk(torch.zeros(1, in_channels, *size)).shape
-    except RuntimeError:  # a kernel larger than its (padded) input
-        return None
-    return shape if min(shape[2:]) >= 1 else None
-
-
-def _smallest_side(trunk: nn.Module, in_channels: int, start: int, limit: int = 1024) -> int | None:
-    """The smallest square input side >= ``start`` the trunk takes (None above ``limit``)."""
-    high = max(start, 1)
-    while _trunk_shape(trunk, in_channels, (high, high)) is None:
-        if high >= limit:
-            return None
-        high *= 2
-    low = high // 2  # refused (or below start)
-    while high - low > 1:
-        mid = (low + high) // 2
-        if _trunk_shape(trunk, in_channels, (mid, mid)) is None:
-            low = mid
-        else:
-            high = mid
-    return high
-
-
-def _probe_map(trunk: nn.Module, in_channels: int, image_size: Sequence[int]) -> torch.Size:
-    was_training = trunk.training
-    trunk.eval()
-    with torch.no_grad():
-        shape = _trunk_shape(trunk, in_channels, image_size)
-        if shape is None:
-            h, w = (int(s) for s in image_size)
-            side = _smallest_side(trunk, in_channels, min(h, w))
-            need = f"at least {side}x{side} pixels" if side else "larger images"
-            trunk.train(was_training)
-            raise ValueError(
-                f"input size {h}x{w} is too small for this network: its trunk needs {need} to "
-                "leave a feature map (use larger images, or set input_size to resize them)"
-            )
-    trunk.train(was_training)
-    return shape
-
-
 def _paper_trunk(in_channels: int) -> nn.Sequential:
     return nn.Sequential(
         conv_bn_relu(in_channels, 32, "valid"),
@@ -209,7 +129,7 @@ class PaperCNN(FERNet):
             conv_bn_relu(32, 32, "valid"),
             nn.MaxPool2d(2),
         )
-        shape = _probe_map(self.trunk, in_channels, image_size)
+        shape = probe_map(self.trunk, in_channels, image_size)
         self.token_dim = shape[1]
         self.dense = nn.Sequential(
             nn.Linear(shape[1] * shape[2] * shape[3], dense_units), nn.ReLU()
@@ -250,7 +170,7 @@ class CNNLSTMPaperNet(FERNet):
         if lstm1 % reshape_dim:
             raise ValueError(f"lstm1={lstm1} is not a multiple of reshape_dim={reshape_dim}")
         self.trunk = _paper_trunk(in_channels)
-        shape = _probe_map(self.trunk, in_channels, image_size)
+        shape = probe_map(self.trunk, in_channels, image_size)
         if (shape[1] * shape[2] * shape[3]) % step_dim:
             raise ValueError(f"the feature map {tuple(shape[1:])} does not split into {step_dim}s")
         self.token_dim = shape[1]
@@ -336,7 +256,7 @@ class FERResNet(_PooledHead):
                 layers.append(_BasicBlock(c, w, stride=2 if (i > 0 and j == 0) else 1))
                 c = w
         self.trunk = nn.Sequential(*layers)
-        _probe_map(self.trunk, in_channels, image_size)
+        probe_map(self.trunk, in_channels, image_size)
         self._build_head(c, embedding_dim, dropout, n_classes)
 
 
@@ -345,25 +265,12 @@ class FERVGG(_PooledHead):
     ``block_dropout``), then global average pooling, Dense(``embedding_dim``) ReLU, Dropout,
     Dense(``n_classes``).
 
-    Measured on FER2013 (trained on Training from scratch, scored on all 3,589 PublicTest
-    images), 2 CPU cores of a Xeon with native bf16 (bf16 autocast, channels-last):
-
-    - widths 48-96-192-384 (2.74 M parameters) with ``block_dropout=0``, the ``fer2013-cpu``
-      recipe: 52-minute budget (30 epochs at about 100 s each), AdamW 2e-3, one-cycle
-      annealed over the budget, the ``"fer_light"`` augmentation, label smoothing 0.1, EMA
-      0.999: **66.65%** accuracy, **67.85%** with flip TTA (macro-F1 0.658); an RBF SVM on
-      its flip-averaged embeddings 68.65%, on the embeddings beside the average and maximum
-      of the last feature map (``CNNFeatures(output="embedding+pooled")``) 69.07%. Time to
-      accuracy (no TTA): 56.2% at 10 minutes,
-      62.3% at 20, 64.7% at 30, 66.3% at 45.
-    - The same with ``block_dropout=0.1`` and the ``"fer"`` augmentation (erasing p 0.25):
-      64.5% after 42 minutes (training accuracy 66.3%, under-fitted); at a 10-minute budget
-      56.0% against 60.2% without the block dropout and with rarer erasing.
-    - widths 32-64-128-256 (1.24 M), 22 epochs of AdamW with cosine (an earlier engine):
-      62.8%.
-
-    Training throughput of the 32-64-128-256 net at 48x48, batch 64: 217 img/s bare float32,
-    2.9x that in bf16 + channels-last (``benchmarks/bench_training.py``).
+    The ``fer2013-cpu`` recipe trains it from scratch with widths 48-96-192-384 (2.74 M
+    parameters) and ``block_dropout=0``: AdamW 2e-3, one-cycle annealed over the time budget,
+    the ``"fer_light"`` augmentation, label smoothing 0.1, EMA 0.999
+    (``hybridfer reproduce fer2013-cpu --data data/fer2013``; its measured accuracy, time to
+    accuracy and the variants tried are in ``benchmarks/README.md``). Training throughput,
+    float32 against bf16 + channels-last: ``benchmarks/bench_training.py``.
     """
 
     def __init__(
@@ -392,7 +299,7 @@ class FERVGG(_PooledHead):
             if block_dropout:
                 layers.append(nn.Dropout2d(block_dropout))
         self.trunk = nn.Sequential(*layers)
-        _probe_map(self.trunk, in_channels, image_size)
+        probe_map(self.trunk, in_channels, image_size)
         self._build_head(c, embedding_dim, dropout, n_classes)
 
 
@@ -404,12 +311,6 @@ def _model3(**kw) -> CNNLSTMPaperNet:
     return CNNLSTMPaperNet(step_dim=128, lstm1=128, reshape_dim=64, lstm2=64, **kw)
 
 
-def _ctan(**kw) -> FERNet:
-    from hybridfer.nn.ctan import CTAN  # imports this module
-
-    return CTAN(**kw)
-
-
 #: The FER networks by name.
 ARCHITECTURES: dict[str, Callable[..., FERNet]] = {
     "cnnlstm_model1": PaperCNN,
@@ -417,7 +318,7 @@ ARCHITECTURES: dict[str, Callable[..., FERNet]] = {
     "cnnlstm_model3": _model3,
     "fer_resnet": FERResNet,
     "fer_vgg": FERVGG,
-    "ctan_convnext": _ctan,
+    "ctan_convnext": CTAN,
 }
 
 
@@ -443,14 +344,3 @@ def build_fer_net(
         )
     except TypeError as exc:
         raise ValueError(f"architecture {name!r} does not take these options: {exc}") from None
-
-
-def count_parameters(model: nn.Module, keras: bool = False) -> int:
-    """Number of trainable parameters; with ``keras=True`` BatchNorm moving means and
-    variances are added, as in Keras' "Total params"."""
-    total = sum(p.numel() for p in model.parameters())
-    if keras:
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                total += m.running_mean.numel() + m.running_var.numel()
-    return total

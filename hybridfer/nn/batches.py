@@ -1,14 +1,17 @@
-"""Streaming images to an extractor in batches: arrays sliced directly, files through a DataLoader.
+"""Row access: batches of rows of arrays, tensors and images, streamed to the networks.
 
 Memory is bounded by the batch: in-memory arrays are sliced batch by batch, and image files
 are decoded lazily by :class:`torch.utils.data.DataLoader` workers (with pinned memory when
-the consumer is a CUDA device), never all at once.
+the consumer is a CUDA device), never all at once (:func:`iter_batches`). :func:`take_batch`
+reads given rows of any input as a tensor, :class:`RowSubset` views some rows of an image
+source, and :func:`training_workers` picks the decoding workers of a training run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +19,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from hybridfer.images import ImageSource, read_image
 
-__all__ = ["available_cpus", "default_num_workers", "iter_batches"]
+__all__ = [
+    "RowSubset",
+    "available_cpus",
+    "default_num_workers",
+    "iter_batches",
+    "take_batch",
+    "training_workers",
+]
 
 
 def available_cpus() -> int:
@@ -30,6 +40,44 @@ def available_cpus() -> int:
 def default_num_workers() -> int:
     """Decoding workers used when ``num_workers`` is None: ``min(4, CPUs)``."""
     return min(4, available_cpus())
+
+
+def training_workers(device: torch.device) -> int:
+    """Decoding workers for training from files when ``num_workers`` is None.
+
+    On a GPU the CPU is free: :func:`default_num_workers`. On the CPU workers only pay with
+    cores that torch's compute threads leave idle, so ``CPUs - torch threads``, at most 4
+    (``benchmarks/bench_training.py`` times training from files against arrays).
+    """
+    if device.type != "cpu":
+        return default_num_workers()
+    return max(0, min(4, available_cpus() - torch.get_num_threads()))
+
+
+def take_batch(X: Any, idx: np.ndarray) -> torch.Tensor:
+    """Rows ``idx`` of an ndarray, a tensor or an :class:`ImageSource` (anything with
+    ``load(indices)``), as a CPU tensor."""
+    if isinstance(X, torch.Tensor):
+        return X[torch.as_tensor(idx)]
+    if hasattr(X, "load"):  # ImageSource, or anything with load(indices)
+        return torch.from_numpy(np.ascontiguousarray(X.load(idx)))
+    return torch.from_numpy(np.ascontiguousarray(X[idx]))
+
+
+class RowSubset:
+    """The rows ``rows`` of an image source (or any object with ``load(indices)``)."""
+
+    def __init__(self, source: Any, rows: np.ndarray) -> None:
+        self.source = source
+        self.rows = np.asarray(rows)
+        self.is_lazy = bool(getattr(source, "is_lazy", False))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def load(self, indices: np.ndarray) -> np.ndarray:
+        """The images at ``rows[indices]``."""
+        return self.source.load(self.rows[np.asarray(indices)])
 
 
 class _PathDataset(Dataset):

@@ -46,8 +46,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hybridfer.nn.architectures import FERNet, _probe_map
 from hybridfer.nn.attention import EfficientAttention, ShuffleAttention
+from hybridfer.nn.fernet import FERNet, probe_map
 
 __all__ = ["CTAN", "CONVNEXT_TINY_FEATURE_PARAMETERS", "BasicRFB", "build_ctan"]
 
@@ -194,7 +194,7 @@ class CTAN(FERNet):
             self.classifier = nn.Linear(768, n_classes)
         self.embedding_dim = 768
         self.token_dim = 768
-        _probe_map(self.trunk, in_channels, image_size)
+        probe_map(self.trunk, in_channels, image_size)
 
     def _embed_from_map(self, fmap: torch.Tensor) -> torch.Tensor:
         return self.norm(self.pool(fmap).flatten(1))

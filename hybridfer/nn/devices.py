@@ -7,12 +7,13 @@ faster than float32) and float32 on other CPUs, where emulated bf16 is slower.
 ``channels_last="auto"`` uses the channels-last memory format for convolutional networks on
 CUDA and wherever bf16 runs natively on the CPU (oneDNN's fastest bf16 kernels are NHWC).
 
-Determinism: with a fixed seed, torch code gives the same numbers on the same machine with the
-same number of intra-op threads (``torch.get_num_threads()``). Another thread count splits the
-reductions of convolutions and matrix products differently (measured on a 2-core CPU with AMX:
-embeddings off by 1e-3, enough to flip a downstream classifier's decisions).
-:func:`deterministic_mode`, which the estimators' ``deterministic=True`` switches on, removes
-the thread count from that promise.
+Precision names: :data:`PRECISIONS` and the spellings of :data:`PRECISION_ALIASES`
+(:data:`PRECISION_NAMES` lists them all); every estimator accepts the same ones.
+:func:`model_channels_last` applies the ``channels_last`` rule to a network.
+
+Determinism (seeds, thread counts, :func:`deterministic_mode`) is in
+:mod:`hybridfer.nn.seeding`; ``deterministic_mode`` and ``DETERMINISTIC_DOC`` are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -23,16 +24,21 @@ import os
 from collections.abc import Iterator
 
 import torch
+from torch import nn
 
 from hybridfer._messages import plain_repr
+from hybridfer.nn.seeding import DETERMINISTIC_DOC, deterministic_mode
 
 __all__ = [
     "DETERMINISTIC_DOC",
     "PRECISIONS",
+    "PRECISION_ALIASES",
+    "PRECISION_NAMES",
     "autocast",
     "cpu_capability",
     "cpu_has_native_bf16",
     "deterministic_mode",
+    "model_channels_last",
     "resolve_device",
     "resolve_precision",
     "to_device",
@@ -42,7 +48,8 @@ __all__ = [
 #: Accepted values of ``precision``; "auto" resolves with :func:`resolve_precision`.
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
-_PRECISION_ALIASES = {
+#: Other spellings of the precisions, and the precision each one means.
+PRECISION_ALIASES = {
     "fp32": "float32",
     "32": "float32",
     "bf16": "bfloat16",
@@ -50,6 +57,9 @@ _PRECISION_ALIASES = {
     "16": "float16",
     "half": "float16",
 }
+
+#: Every accepted ``precision`` string: :data:`PRECISIONS` and :data:`PRECISION_ALIASES`.
+PRECISION_NAMES = (*PRECISIONS, *PRECISION_ALIASES)
 
 
 def _cpu_flags() -> set[str]:
@@ -116,6 +126,16 @@ def use_channels_last(
     return bool(setting)
 
 
+def model_channels_last(
+    model: nn.Module, setting: bool | str, device: torch.device, dtype: torch.dtype
+) -> bool:
+    """Whether ``model`` runs in the channels-last memory format: only a convolutional
+    network does, under :func:`use_channels_last`'s rule for ``setting``."""
+    return any(isinstance(m, nn.Conv2d) for m in model.modules()) and use_channels_last(
+        setting, device, dtype
+    )
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
@@ -171,7 +191,8 @@ def resolve_precision(precision: str | torch.dtype | None, device: torch.device)
     precision : {"auto", "float32", "bfloat16", "float16"} or torch.dtype
         ``"auto"``: bfloat16 on CUDA devices that support it, float16 on other CUDA devices
         and on MPS, bfloat16 on CPUs with native bf16 (:func:`cpu_has_native_bf16`), float32
-        on other CPUs. Aliases ``"fp32"``, ``"bf16"``, ``"fp16"`` work too.
+        on other CPUs. The spellings of :data:`PRECISION_ALIASES` (``"fp32"``, ``"bf16"``,
+        ``"fp16"``, ``"half"``...) work too, in any case.
     device : torch.device
         The device the model runs on.
 
@@ -184,11 +205,11 @@ def resolve_precision(precision: str | torch.dtype | None, device: torch.device)
         dtype = precision
     else:
         name = "auto" if precision is None else str(precision).lower()
-        name = _PRECISION_ALIASES.get(name, name)
+        name = PRECISION_ALIASES.get(name, name)
         if name not in PRECISIONS:
             raise ValueError(
                 f"precision={precision!r} is not supported; expected one of {PRECISIONS} "
-                "(or 'fp32', 'bf16', 'fp16')"
+                f"(or {', '.join(repr(a) for a in PRECISION_ALIASES)})"
             )
         if name == "auto":
             if device.type == "cuda":
@@ -219,51 +240,3 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
             tensor = tensor.pin_memory()
         return tensor.to(device, non_blocking=True)
     return tensor.to(device)
-
-
-#: Docstring of the ``deterministic`` parameter, shared by the torch estimators.
-DETERMINISTIC_DOC = """
-    deterministic : bool, default=False
-        Give the same numbers whatever torch's thread count: ``fit`` and the forward passes
-        run under :func:`hybridfer.nn.devices.deterministic_mode` (one CPU thread,
-        deterministic algorithms, fixed cuDNN kernels). Without it, a seed gives the same
-        result on the same machine with the same ``torch.get_num_threads()``, and another
-        thread count can change the last digits (bf16 on CPUs especially). Slower on machines
-        with many cores.
-"""
-
-
-@contextlib.contextmanager
-def deterministic_mode(enabled: bool = True) -> Iterator[None]:
-    """Run torch code so its numbers do not depend on the thread count or kernel choice.
-
-    Inside: one intra-op CPU thread (a multi-threaded reduction sums in an order that depends
-    on the number of threads), ``torch.use_deterministic_algorithms(True, warn_only=True)``
-    (an op without a deterministic kernel warns) and cuDNN's deterministic, non-benchmarked
-    kernels. Every setting is restored on exit. They are process-wide: torch work in other
-    Python threads meanwhile runs under them too. On CUDA, deterministic cuBLAS also needs
-    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment before the process starts (torch
-    warns otherwise).
-
-    Parameters
-    ----------
-    enabled : bool, default=True
-        False makes this a no-op, so callers can pass their ``deterministic`` parameter.
-    """
-    if not enabled:
-        yield
-        return
-    threads = torch.get_num_threads()
-    algorithms = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    cudnn = torch.backends.cudnn
-    cudnn_deterministic, cudnn_benchmark = cudnn.deterministic, cudnn.benchmark
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    cudnn.deterministic, cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
-        cudnn.deterministic, cudnn.benchmark = cudnn_deterministic, cudnn_benchmark

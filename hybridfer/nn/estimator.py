@@ -4,7 +4,7 @@ The training parameters (``epochs``, ``learning_rate``, ``loss``, ``ema_decay``.
 for :class:`~hybridfer.extractors.CNNFeatures`, :class:`~hybridfer.classifiers.FERNetClassifier`
 and :class:`~hybridfer.classifiers.LSTMHeadClassifier`: each lists them in its ``__init__`` (as
 scikit-learn requires) and :class:`TorchTrainingMixin` turns them into a
-:class:`~hybridfer.nn.training.TrainConfig`, validates labels, sample weights and evaluation
+:class:`~hybridfer.nn.config.TrainConfig`, validates labels, sample weights and evaluation
 sets, and seeds the run. :class:`ImageNetworkMixin` owns the fit and predict of the networks
 trained on images (:meth:`~ImageNetworkMixin._fit_network`,
 :meth:`~ImageNetworkMixin._network_outputs`): a subclass supplies only its network builder
@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from hybridfer._compat import NewParametersMixin
+from hybridfer._compat import FillDefaultsOnUnpickleMixin
 from hybridfer._messages import plain_repr
 from hybridfer.images import (
     FLOAT_RANGE_DOC,
@@ -39,19 +39,18 @@ from hybridfer.images import (
     coerce_image_input,
     resolve_image_shape,
 )
-from hybridfer.nn.architectures import count_parameters
 from hybridfer.nn.augment import make_augmentation
-from hybridfer.nn.devices import DETERMINISTIC_DOC, deterministic_mode, resolve_device
+from hybridfer.nn.batches import RowSubset
+from hybridfer.nn.callbacks import MONITORS
+from hybridfer.nn.config import TRAINING_PARAMETERS, TrainConfig, TrainingResult
+from hybridfer.nn.devices import PRECISION_NAMES, resolve_device
+from hybridfer.nn.fernet import count_parameters
+from hybridfer.nn.inference import TTA_MODES, predict_module
+from hybridfer.nn.losses import CLASS_WEIGHT_RULES, LOSSES
+from hybridfer.nn.optim import OPTIMIZERS, SCHEDULES
 from hybridfer.nn.preprocessing import Preprocessor, resolve_input_size
-from hybridfer.nn.training import (
-    TTA_MODES,
-    RowSubset,
-    TrainConfig,
-    TrainingResult,
-    fit_module,
-    predict_module,
-    seed_from,
-)
+from hybridfer.nn.seeding import DETERMINISTIC_DOC, deterministic_mode, seed_from
+from hybridfer.nn.training import fit_module
 
 __all__ = [
     "IMAGE_DOC",
@@ -73,28 +72,25 @@ def _softmax(logits: torch.Tensor) -> torch.Tensor:
 TRAINING_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+    "optimizer": [StrOptions(set(OPTIMIZERS))],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "lr_schedule": [
-        StrOptions({"constant", "cosine", "warmup_cosine", "step", "onecycle"}),
-        None,
-    ],
+    "lr_schedule": [StrOptions(set(SCHEDULES)), None],
     "min_lr": [Interval(Real, 0, None, closed="left")],
-    "loss": [StrOptions({"cross_entropy", "focal"})],
+    "loss": [StrOptions(set(LOSSES))],
     "focal_alpha": [Interval(Real, 0, None, closed="left"), "array-like", None],
     "focal_gamma": [Interval(Real, 0, None, closed="left")],
     "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-    "class_weight": [StrOptions({"balanced", "normalized"}), dict, None],
+    "class_weight": [StrOptions(set(CLASS_WEIGHT_RULES)), dict, None],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "patience": [Interval(Integral, 1, None, closed="left")],
-    "monitor": [StrOptions({"val_loss", "val_accuracy"})],
+    "monitor": [StrOptions(set(MONITORS))],
     "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
     "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
     "max_time": [Interval(Real, 0, None, closed="neither"), None],
     "device": [str],
-    "precision": [StrOptions({"auto", "float32", "bfloat16", "float16"})],
+    "precision": [StrOptions(set(PRECISION_NAMES))],
     "channels_last": ["boolean", StrOptions({"auto"})],
     "checkpoint": [str, os.PathLike, None],
     "resume": ["boolean"],
@@ -117,9 +113,9 @@ default=None
         every 10 epochs) or one-cycle; over the epochs, or over ``max_time`` when that comes
         first, so a budgeted run still ends at ``min_lr``. Under bf16 prefer a schedule that
         warms up (``"warmup_cosine"``, ``"onecycle"``): at initialisation BatchNorm's
-        backward amplifies bf16 rounding into a 30% relative gradient error, and fer_vgg
-        started at the full rate of 2e-3 ended 2-8 points lower in bf16 than in float32 after
-        5 epochs on FER2013, against -0.9 (one-cycle) and +1.0 (warm-up cosine) with a warm-up.
+        backward amplifies bf16 rounding into a large relative gradient error, and a network
+        started at the full rate loses accuracy in bf16 that a warm-up keeps
+        (``benchmarks/bench_training.py --accuracy`` compares them).
     min_lr : float, default=0.0
         Final learning rate of the cosine, warm-up-cosine and one-cycle schedules.
     loss : {"cross_entropy", "focal"}, default="cross_entropy"
@@ -179,37 +175,15 @@ IMAGE_TRAINING_DOC = """
         ``"fer_mix"``).
 """
 
-_CONFIG_FIELDS = (
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "learning_rate",
-    "weight_decay",
-    "lr_schedule",
-    "min_lr",
-    "loss",
-    "focal_alpha",
-    "focal_gamma",
-    "label_smoothing",
-    "class_weight",
-    "early_stopping",
-    "validation_fraction",
-    "patience",
-    "monitor",
-    "ema_decay",
-    "grad_clip",
-    "max_time",
-    "device",
-    "precision",
-    "channels_last",
-    "checkpoint",
-    "resume",
-    "verbose",
-    "freeze",
-    "freeze_up_to",
-    "frozen_epochs",
-    "unfreeze_lr",
+#: TrainConfig fields not read from the estimators' parameters: ``random_state`` is seeded per
+#: fit, an extractor's ``num_workers`` decodes its feature extraction, and the estimators have
+#: no parameter for the others.
+_NOT_FROM_PARAMETERS = frozenset(
+    {"random_state", "num_workers", "momentum", "warmup", "step_size", "step_gamma", "compile"}
 )
+
+#: The TrainConfig fields an estimator's parameters of the same names fill.
+_CONFIG_FIELDS = tuple(n for n in TRAINING_PARAMETERS if n not in _NOT_FROM_PARAMETERS)
 
 
 class TorchTrainingMixin:
@@ -284,7 +258,7 @@ class TorchTrainingMixin:
         return sw
 
 
-class ImageNetworkMixin(NewParametersMixin):
+class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
     """Image-side helpers of estimators that train a network on images."""
 
     def _image_source(self, X: Any) -> ImageSource:

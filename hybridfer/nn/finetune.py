@@ -18,9 +18,12 @@ from torch import nn
 
 from hybridfer._messages import plain_repr
 from hybridfer.nn.augment import make_augmentation
+from hybridfer.nn.batches import take_batch
+from hybridfer.nn.config import TRAINING_PARAMETERS, TrainConfig, TrainingResult
 from hybridfer.nn.devices import resolve_device, to_device
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
-from hybridfer.nn.training import TrainConfig, TrainingResult, fit_module, seeded, take_batch
+from hybridfer.nn.seeding import seeded
+from hybridfer.nn.training import fit_module
 
 __all__ = ["backbone_trunk", "fine_tune_backbone"]
 
@@ -100,9 +103,9 @@ def fine_tune_backbone(
     sample_weight, eval_set : optional
         As in :func:`hybridfer.nn.training.fit_module` (``eval_set`` labels raw, like ``y``).
     return_result : bool
-        Also return the :class:`~hybridfer.nn.training.TrainingResult`.
+        Also return the :class:`~hybridfer.nn.config.TrainingResult`.
     **config
-        Fields of :class:`~hybridfer.nn.training.TrainConfig` (``epochs=5``,
+        Fields of :class:`~hybridfer.nn.config.TrainConfig` (``epochs=5``,
         ``learning_rate=1e-4``, ``freeze="backbone"`` with ``frozen_epochs=2`` for two-stage
         training, ``freeze_up_to="features.1"``, ``loss="focal"``, ``ema_decay``,
         ``random_state``...). Module names in ``freeze``/``freeze_up_to`` are those of
@@ -116,11 +119,11 @@ def fine_tune_backbone(
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError("fine-tuning needs labels of at least 2 classes")
-    unknown = set(config) - set(TrainConfig.__dataclass_fields__)
+    unknown = set(config) - set(TRAINING_PARAMETERS)
     if unknown:
         raise ValueError(
             f"unknown fine-tuning options {sorted(unknown)}; expected fields of TrainConfig "
-            f"({sorted(TrainConfig.__dataclass_fields__)}) or head, hidden_units, head_dropout, "
+            f"({sorted(TRAINING_PARAMETERS)}) or head, hidden_units, head_dropout, "
             "lstm_hidden, augment, return_nodes"
         )
     config.setdefault("epochs", 5)

@@ -16,8 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridfer._messages import plain_repr
+from hybridfer.data.balance import balanced_class_weights
 
-__all__ = ["FocalLoss", "compute_class_weights", "make_loss"]
+__all__ = ["CLASS_WEIGHT_RULES", "LOSSES", "FocalLoss", "compute_class_weights", "make_loss"]
+
+#: Losses of :func:`make_loss`.
+LOSSES = ("cross_entropy", "focal")
+
+#: The named ``class_weight`` rules of :func:`compute_class_weights`.
+CLASS_WEIGHT_RULES = ("balanced", "normalized")
 
 
 class FocalLoss(nn.Module):
@@ -148,7 +155,7 @@ def compute_class_weights(
                 "have no samples"
             )
         if class_weight == "balanced":
-            return len(y) / (n_classes * counts)
+            return balanced_class_weights(y, n_classes)
         if class_weight == "normalized":
             w = len(y) / counts
             return w / w.sum()

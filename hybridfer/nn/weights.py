@@ -368,10 +368,10 @@ def _default_batchnorm_momentum(model: nn.Module) -> nn.Module:
 
     torchvision builds MobileNetV3 and EfficientNet with momentum 0.01 (TensorFlow's 0.99),
     meant for long ImageNet runs. Trained from random weights for minutes, their running
-    statistics then lag far behind the weights and eval-mode predictions collapse: a
-    MobileNetV3-Large trained 13 epochs on CK+48 frames predicted one class for all of 300
-    frames in eval mode, 48% correct with batch statistics. Pretrained models keep their
-    momentum (their statistics are already right).
+    statistics then lag far behind the weights and eval-mode predictions collapse to one
+    class (the ``mobilenetv3-lstm-pain`` recipe's run that showed it is in
+    ``benchmarks/README.md``). Pretrained models keep their momentum (their statistics are
+    already right).
     """
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.momentum is not None:

@@ -18,8 +18,10 @@
   under its random 90:10 split of frames and subject-grouped folds; see
   :mod:`hybridfer.recipes.mobilenetv3_lstm`.
 
-The paper recipes share their steps (protocols side by side, leakage audit, pooled folds,
-profile) through :mod:`hybridfer.recipes.paper`.
+The paper recipes share their steps (protocols side by side, the budget split between their
+trainings, leakage audit, pooled folds, profile) through :mod:`hybridfer.recipes.paper`'s
+:class:`~hybridfer.recipes.paper.PaperRun`; the data they read through
+:mod:`hybridfer.recipes.data`, their table through :mod:`hybridfer.recipes.report`.
 
 Each recipe runs at ``scale="smoke"`` (seconds), ``"cpu"`` (an hour or less on 2 cores) or
 ``"full"`` (meant for a GPU) and returns a :class:`RecipeResult` whose report (markdown and

@@ -10,6 +10,7 @@ to the work folder (``report.md``, ``report.json``, confusion PNGs, the fitted p
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ __all__ = [
     "list_recipes",
     "machine_summary",
     "register",
+    "run_options",
     "run_recipe",
 ]
 
@@ -63,7 +65,8 @@ class Recipe:
         ``run(data, scale=..., workdir=..., resume=..., **options) -> RecipeResult``.
     default_scale : str
     options : tuple of str
-        The keyword options ``run`` takes besides data, scale, workdir and resume.
+        The keyword options ``run`` takes besides data, scale, workdir and resume; by default
+        read from ``run``'s signature (its keyword-only parameters, in order).
     """
 
     name: str
@@ -73,7 +76,25 @@ class Recipe:
     version: str
     run: Callable[..., RecipeResult]
     default_scale: str = "cpu"
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            object.__setattr__(self, "options", run_options(self.run))
+
+
+#: The parameters of every recipe's ``run`` that are not options.
+_RUN_PARAMETERS = ("data", "scale", "workdir", "resume")
+
+
+def run_options(run: Callable[..., Any]) -> tuple[str, ...]:
+    """The keyword-only parameters of a recipe's ``run`` besides data, scale, workdir and
+    resume, in the order of its signature."""
+    return tuple(
+        p.name
+        for p in inspect.signature(run).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _RUN_PARAMETERS
+    )
 
 
 def register(recipe: Recipe) -> Recipe:

@@ -30,9 +30,10 @@ Initial weights (``weights=``): ``"auto"`` uses torchvision's ImageNet MobileNet
 weights can be had (not at smoke scale), else a random initialisation; the report says which.
 The [-1, 1] scaling follows the paper (Keras' MobileNetV2 convention), also with torchvision's
 weights, which were trained on ImageNet-normalised inputs. Adam at 1e-4 with a frozen first
-block is a fine-tuning recipe: from random weights it stayed at chance (measured at cpu scale,
-9 epochs: 24.95% PublicTest, every image called one class), so with random weights nothing is
-frozen and Adam runs at 1e-3; the report lists this among the reductions.
+block is a fine-tuning recipe: from random weights it stayed at chance, every image called one
+class (``hybridfer reproduce clcm-mobilenetv2 --scale cpu``; the run is logged in
+``benchmarks/README.md``), so with random weights nothing is frozen and Adam runs at 1e-3; the
+report lists this among the reductions.
 
 Scales: ``smoke`` (a few hundred images, 32x32, 1 epoch), ``cpu`` (a stratified 30% of the
 images, 96x96, a time budget; the reductions are listed in the report), ``full`` (every image,
@@ -42,27 +43,25 @@ images, 96x96, a time budget; the reductions are listed in the report), ``full``
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, register
 from hybridfer.recipes.paper import (
+    PaperRun,
+    chosen_protocols,
+    keep_best_epoch,
     load_ckplus,
     load_fer2013_subset,
-    network_profile,
-    paper_result,
     profile_markdown,
     resolve_weights,
-    run_protocol,
     scale_settings,
-    score_further_test,
-    training_parts,
-    training_precision,
+    score_cross_dataset,
 )
 
-__all__ = ["CKPLUS_TO_FER2013", "CLAIMS", "SETTINGS", "run_clcm"]
+__all__ = ["CKPLUS_TO_FER2013", "CLAIMS", "SETTINGS", "CLCMSettings", "run_clcm"]
 
 VERSION = "1"
 
@@ -84,43 +83,43 @@ CKPLUS_TO_FER2013: dict[str, str] = {
     "surprise": "surprise",
 }
 
+
+@dataclass(frozen=True)
+class CLCMSettings:
+    """The CLCM recipe's settings at one scale.
+
+    Attributes
+    ----------
+    max_images : int or None
+        A stratified subset of at most this many images.
+    fraction : float or None
+        A stratified share of the images.
+    input_size, epochs, batch_size : int
+    budget_minutes : float or None
+        Training time (one training).
+    """
+
+    max_images: int | None
+    fraction: float | None
+    input_size: int
+    epochs: int
+    batch_size: int
+    budget_minutes: float | None
+
+
 #: Settings per scale. ``cpu`` takes its 45-minute training budget plus about half a minute of
-#: decoding, audits, the CK+ test and profiling. Measured on 2 cores (a bf16 Xeon) with
-#: ``--budget-minutes 16``: 994 s in all, 9 epochs of the 6,900 training images at 91-120 s
-#: each; from random weights that reached only 35.6% PublicTest (30% subset) and 50.2% on CK+48.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "max_images": 280,
-        "fraction": None,
-        "input_size": 32,
-        "epochs": 1,
-        "batch_size": 32,
-        "budget_minutes": None,
-    },
-    "cpu": {
-        "max_images": None,
-        "fraction": 0.3,
-        "input_size": 96,
-        "epochs": 100,
-        "batch_size": 64,
-        "budget_minutes": 45.0,
-    },
-    "full": {
-        "max_images": None,
-        "fraction": None,
-        "input_size": 224,
-        "epochs": 100,
-        "batch_size": 64,
-        "budget_minutes": None,
-    },
+#: decoding, audits, the CK+ test and profiling (measured wall times and accuracies:
+#: ``benchmarks/README.md``, ``hybridfer reproduce clcm-mobilenetv2``).
+SETTINGS: dict[str, CLCMSettings] = {
+    "smoke": CLCMSettings(280, None, 32, 1, 32, None),
+    "cpu": CLCMSettings(None, 0.3, 96, 100, 64, 45.0),
+    "full": CLCMSettings(None, None, 224, 100, 64, None),
 }
 
 
 def map_ckplus_labels(ds: Any, contempt: str) -> tuple[Any, int]:
     """CK+48 with FER2013's labels (:data:`CKPLUS_TO_FER2013`); ``contempt`` frames dropped
     (``"drop"``) or given that FER2013 class. Returns the data set and the frames dropped."""
-    from dataclasses import replace
-
     from hybridfer.data import FER2013_CLASSES
 
     mapping = dict(CKPLUS_TO_FER2013)
@@ -136,19 +135,19 @@ def map_ckplus_labels(ds: Any, contempt: str) -> tuple[Any, int]:
     return mapped, int((~keep).sum())
 
 
-def _reductions(scale: str, s: dict[str, Any], budget: float | None) -> list[str]:
+def _reductions(scale: str, s: CLCMSettings, budget: float | None) -> list[str]:
     if scale == "full":
         return []
     out = []
-    if s["max_images"] is not None:
-        out.append(f"a stratified subset of at most {s['max_images']} images (by usage, class)")
-    if s["fraction"] is not None:
-        out.append(f"a stratified {s['fraction']:.0%} of the images (by usage and class)")
-    out.append(f"inputs {s['input_size']}x{s['input_size']} (paper: 224x224)")
+    if s.max_images is not None:
+        out.append(f"a stratified subset of at most {s.max_images} images (by usage, class)")
+    if s.fraction is not None:
+        out.append(f"a stratified {s.fraction:.0%} of the images (by usage and class)")
+    out.append(f"inputs {s.input_size}x{s.input_size} (paper: 224x224)")
     if scale == "smoke":
-        out.append(f"{s['epochs']} epoch (paper: 100)")
+        out.append(f"{s.epochs} epoch (paper: 100)")
     if budget is not None:
-        out.append(f"training ends after {budget:.0f} minutes or {s['epochs']} epochs")
+        out.append(f"training ends after {budget:.0f} minutes or {s.epochs} epochs")
     return out
 
 
@@ -196,8 +195,7 @@ def run_clcm(
     from hybridfer.classifiers import FERNetClassifier
     from hybridfer.data import FER2013_CLASSES, official_fer2013
 
-    if protocol not in ("both", "paper", "honest"):
-        raise RecipeError(f"protocol must be 'both', 'paper' or 'honest', got {protocol!r}")
+    chosen_protocols(protocol)  # all three run the paper's protocol, which is the honest one
     if contempt != "drop" and contempt not in FER2013_CLASSES:
         raise RecipeError(
             f"contempt must be 'drop' or a FER2013 class {list(FER2013_CLASSES)}, got {contempt!r}"
@@ -210,24 +208,35 @@ def run_clcm(
         epochs=epochs,
         budget_minutes=budget_minutes,
     )
-    workdir = Path(workdir)
+    run = PaperRun.choose(
+        "honest",
+        {"honest": official_fer2013},
+        recipe="clcm-mobilenetv2",
+        version=VERSION,
+        scale=scale,
+        workdir=workdir,
+        budget_minutes=s.budget_minutes,
+        resume=resume,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
+    )
     cross = None
     if cross_data is not None:  # read first: a wrong path fails before any training
         cross, n_dropped = map_ckplus_labels(load_ckplus(cross_data), contempt)
     ds = load_fer2013_subset(
         data,
-        max_images=s["max_images"],
-        fraction=s["fraction"],
+        max_images=s.max_images,
+        fraction=s.fraction,
         need=("Training", "PublicTest"),
         random_state=random_state,
     )
     weights, weights_note = resolve_weights("mobilenet_v2", weights, scale)
-    budget = s["budget_minutes"]
-    size = int(s["input_size"])
+    size = int(s.input_size)
     pretrained = weights is not None  # the paper's fine-tuning settings need pretrained weights
 
     def fit(split, tag):
-        train, val = training_parts(split, 0.2, grouped=False, random_state=random_state)
+        train, val = run.train_validation_parts(split, tag, 0.2)
         clf = FERNetClassifier(
             backbone="mobilenet_v2",
             head="mlp",
@@ -239,35 +248,16 @@ def run_clcm(
             normalize="minus_one_one",
             input_size=size,
             augment="default",
-            epochs=int(s["epochs"]),
-            batch_size=int(s["batch_size"]),
+            epochs=int(s.epochs),
+            batch_size=int(s.batch_size),
             optimizer="adam",
             learning_rate=1e-4 if pretrained else 1e-3,
-            early_stopping=True,
-            patience=int(s["epochs"]),  # never stop early: keep the best validation epoch
-            monitor="val_accuracy",
-            max_time=None if budget is None else 60.0 * float(budget),
-            precision=training_precision(device),
-            checkpoint=workdir / f"model_{tag}.ckpt",
-            resume=resume,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
+            **keep_best_epoch(s.epochs, "val_accuracy"),  # never stop early
+            **run.fit_keywords(tag),
         )
         return clf.fit(train.images, train.labels, eval_set=(val.images, val.labels))
 
-    outcome = run_protocol(
-        "honest",
-        official_fer2013,
-        ds,
-        fit=fit,
-        workdir=workdir,
-        resume=resume,
-        random_state=random_state,
-        claim=CLAIMS["FER2013 accuracy"],
-        title="CLCM",
-        recipe="clcm-mobilenetv2",
-    )
+    (outcome,) = run.run_protocols(ds, fit, claim=CLAIMS["FER2013 accuracy"], title="CLCM")
     outcome.row["protocol"] = "paper = honest"
     outcomes = [outcome]
     sections: dict[str, str] = {}
@@ -285,24 +275,19 @@ def run_clcm(
             f"labels mapped {mapping}; {handled}; CK+48 has no neutral frame"
         )
         outcomes.append(
-            score_further_test(
+            score_cross_dataset(
                 "CK+48 cross-dataset",
                 clf,
                 cross,
                 train_part,
-                workdir=workdir,
+                workdir=run.workdir,
                 claim=CLAIMS["CK+ accuracy (trained on FER2013)"],
                 title="CLCM",
                 description=description,
                 labels=list(FER2013_CLASSES),
             )
         )
-    net = clf.model_
-    profile = network_profile(net, (1, 3, size, size), n_runs=10 if scale == "smoke" else 50)
-    from hybridfer.evaluation import count_flops
-
-    profile["paper_input"] = (224, 224)
-    profile["gflops_paper_input"] = count_flops(net, (1, 3, 224, 224)) / 1e9
+    profile = run.profile(clf.model_, (1, 3, size, size), paper_side=224)
     sections["Profile"] = (
         profile_markdown(profile, {"parameters": CLAIMS["parameters"]})
         + f"\n- the paper's GFLOPs: {CLAIMS['GFLOPs']} at 224x224 (counted as ours are, a "
@@ -314,14 +299,10 @@ def run_clcm(
         "and tests on the official test images: that is the honest protocol, so it runs once "
         "(row 'paper = honest')."
     )
-    result = paper_result(
-        recipe="clcm-mobilenetv2",
-        version=VERSION,
-        scale=scale,
-        workdir=workdir,
-        outcomes=outcomes,
+    result = run.result(
+        outcomes,
         claim=CLAIMS["FER2013 accuracy"],
-        reductions=_reductions(scale, s, budget)
+        reductions=_reductions(scale, s, s.budget_minutes)
         + (
             []
             if pretrained
@@ -332,7 +313,7 @@ def run_clcm(
         ),
         sections=sections,
         details={
-            "settings": {**s, "weights": weights, "contempt": contempt},
+            "settings": {**asdict(s), "weights": weights, "contempt": contempt},
             "weights": weights_note,
             "n_images": len(ds),
             "n_cross": None if cross is None else len(cross),
@@ -356,18 +337,5 @@ CLCM_RECIPE = register(
         version=VERSION,
         run=run_clcm,
         default_scale="cpu",
-        options=(
-            "protocol",
-            "cross_data",
-            "contempt",
-            "weights",
-            "fraction",
-            "input_size",
-            "epochs",
-            "budget_minutes",
-            "random_state",
-            "device",
-            "verbose",
-        ),
     )
 )

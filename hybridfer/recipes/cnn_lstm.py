@@ -36,48 +36,66 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, register
 from hybridfer.recipes.paper import (
-    chosen_protocols,
+    PaperRun,
     load_fer2013_subset,
-    network_profile,
-    paper_result,
     profile_markdown,
-    run_protocol,
     scale_settings,
-    training_precision,
 )
 
-__all__ = ["CLAIMS", "SETTINGS", "run_cnn_lstm"]
+__all__ = ["CLAIMS", "SETTINGS", "CNNLSTMSettings", "run_cnn_lstm"]
 
 VERSION = "1"
 
 #: The paper's test accuracy of each model (its Tables 5-7).
 CLAIMS: dict[int, float] = {1: 0.7465, 2: 0.7979, 3: 0.8511}
 
-#: Training settings per scale (FERNetClassifier keyword arguments), and the data reduction.
-#: ``cpu`` takes its training budget plus about 15 s: measured on 2 cores (a bf16 Xeon) with
-#: ``--budget-minutes 16``, 978 s in all, 4-5 epochs of Model 3 per protocol in 8 minutes.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {"epochs": 1, "batch_size": 32, "max_images": 420, "budget_minutes": None},
-    "cpu": {"epochs": 100, "batch_size": 64, "fraction": 0.35, "budget_minutes": 48.0},
-    "full": {"epochs": 100, "batch_size": 64, "fraction": 1.0, "budget_minutes": None},
+
+@dataclass(frozen=True)
+class CNNLSTMSettings:
+    """The CNN + LSTM recipe's training settings and data reduction at one scale.
+
+    Attributes
+    ----------
+    epochs, batch_size : int
+    budget_minutes : float or None
+        Total training time, shared equally by the protocols.
+    max_images : int or None
+        A stratified subset of at most this many images (smoke scale).
+    fraction : float or None
+        A stratified share of the images (not at smoke scale).
+    """
+
+    epochs: int
+    batch_size: int
+    budget_minutes: float | None
+    max_images: int | None = None
+    fraction: float | None = None
+
+
+#: Training settings per scale, and the data reduction. ``cpu`` takes its training budget
+#: plus about 15 s (measured wall times: ``benchmarks/README.md``, ``hybridfer reproduce
+#: cnn-lstm-fer2013``).
+SETTINGS: dict[str, CNNLSTMSettings] = {
+    "smoke": CNNLSTMSettings(epochs=1, batch_size=32, budget_minutes=None, max_images=420),
+    "cpu": CNNLSTMSettings(epochs=100, batch_size=64, budget_minutes=48.0, fraction=0.35),
+    "full": CNNLSTMSettings(epochs=100, batch_size=64, budget_minutes=None, fraction=1.0),
 }
 
 
-def _reductions(scale: str, settings: dict[str, Any], budget: float | None, n_proto: int) -> list:
+def _reductions(scale: str, settings: CNNLSTMSettings, run: PaperRun) -> list:
     if scale == "smoke":
         return [
-            f"a stratified subset of at most {settings['max_images']} images (by usage and class)",
-            f"{settings['epochs']} epoch, batch {settings['batch_size']} (paper: up to 100 epochs)",
+            f"a stratified subset of at most {settings.max_images} images (by usage and class)",
+            f"{settings.epochs} epoch, batch {settings.batch_size} (paper: up to 100 epochs)",
         ]
     if scale == "cpu":
-        per = None if budget is None else budget / n_proto
+        per, budget = run.minutes_per_training, run.budget_minutes
         return [
-            f"a stratified subset of {settings['fraction']:.0%} of the images (by usage and "
+            f"a stratified subset of {settings.fraction:.0%} of the images (by usage and "
             "class) for both protocols",
             f"training ends after {per:.1f} minutes per protocol (total {budget:.0f}), or 100 "
             "epochs; the paper trained 100 epochs on all images, so its protocol's memorisation "
@@ -134,90 +152,73 @@ def run_cnn_lstm(
     """
     from hybridfer.classifiers import FERNetClassifier
     from hybridfer.data import official_fer2013, oversample_then_split
-    from hybridfer.nn.architectures import count_parameters
+    from hybridfer.evaluation.profiling import count_parameters
 
     if model not in CLAIMS:
         raise RecipeError(f"model must be 1, 2 or 3, got {model!r}")
-    names = chosen_protocols(protocol)
-    settings = scale_settings(SETTINGS, scale, epochs=epochs, fraction=fraction)
-    settings["epochs"] = int(settings["epochs"])
-    budget = budget_minutes if budget_minutes is not None else settings["budget_minutes"]
+    settings = scale_settings(
+        SETTINGS, scale, epochs=epochs, fraction=fraction, budget_minutes=budget_minutes
+    )
+    honest = official_fer2013.replace(resample="oversample" if honest_oversample else None)
+    run = PaperRun.choose(
+        protocol,
+        {"paper": oversample_then_split, "honest": honest},
+        recipe="cnn-lstm-fer2013",
+        version=VERSION,
+        scale=scale,
+        workdir=workdir,
+        budget_minutes=settings.budget_minutes,
+        resume=resume,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
+    )
 
     t0 = time.perf_counter()
-    workdir = Path(workdir)
     ds = load_fer2013_subset(
         data,
-        max_images=settings.get("max_images"),
-        fraction=settings.get("fraction") if scale != "smoke" else None,
-        need=("Training", "PublicTest") if "honest" in names else (),
+        max_images=settings.max_images,
+        fraction=settings.fraction if scale != "smoke" else None,
+        need=("Training", "PublicTest") if "honest" in run.names else (),
         random_state=random_state,
     )
     load_time = time.perf_counter() - t0
     claim = CLAIMS[model]
 
-    honest = official_fer2013.replace(resample="oversample" if honest_oversample else None)
-    protocols = {"paper": oversample_then_split, "honest": honest}
-    max_time = None if budget is None else 60.0 * float(budget) / len(names)
-    precision = training_precision(device)
-
     def fit(split, tag):
         clf = FERNetClassifier(
             backbone=f"cnnlstm_model{model}",
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
+            epochs=int(settings.epochs),
+            batch_size=settings.batch_size,
             optimizer="adam",
             learning_rate=1e-3,
-            max_time=max_time,
-            precision=precision,
-            checkpoint=workdir / f"model_{tag}.ckpt",
-            resume=resume,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
+            **run.fit_keywords(tag),
         )
         return clf.fit(split.train.images, split.train.labels)
 
-    outcomes = [
-        run_protocol(
-            name,
-            protocols[name],
-            ds,
-            fit=fit,
-            workdir=workdir,
-            resume=resume,
-            random_state=random_state,
-            claim=claim,
-            title=f"Model {model}",
-            recipe="cnn-lstm-fer2013",
-        )
-        for name in names
-    ]
+    outcomes = run.run_protocols(ds, fit, claim=claim, title=f"Model {model}")
     # the profile, as CLCM reports it: parameters, GFLOPs, mean latency per image
     net = outcomes[-1].models[-1].model_
-    profile = network_profile(net, (1, 1, 48, 48), n_runs=20 if scale == "smoke" else 50)
+    profile = run.profile(net, (1, 1, 48, 48))
     profile["parameters_keras"] = count_parameters(net, keras=True)
     sections = {
         "Profile": profile_markdown(profile)
         + f"\n- parameters counted as Keras does (with BatchNorm statistics): "
         f"{profile['parameters_keras']:,}"
     }
-    return paper_result(
-        recipe="cnn-lstm-fer2013",
-        version=VERSION,
-        scale=scale,
-        workdir=workdir,
-        outcomes=outcomes,
+    return run.result(
+        outcomes,
         claim=claim,
-        reductions=_reductions(scale, settings, budget, len(names)),
+        reductions=_reductions(scale, settings, run),
         sections=sections,
         details={
             "model": model,
             "settings": {
-                **settings,
-                "budget_minutes": budget,
-                "max_time_per_protocol": max_time,
+                **asdict(settings),
+                "epochs": int(settings.epochs),
+                "max_time_per_protocol": run.max_time,
                 "honest_oversample": honest_oversample,
-                "precision": precision,
+                "precision": run.estimator_keywords()["precision"],
             },
             "n_images": len(ds),
             "load_time_s": load_time,
@@ -240,16 +241,5 @@ CNN_LSTM_RECIPE = register(
         version=VERSION,
         run=run_cnn_lstm,
         default_scale="cpu",
-        options=(
-            "model",
-            "protocol",
-            "budget_minutes",
-            "epochs",
-            "fraction",
-            "honest_oversample",
-            "random_state",
-            "device",
-            "verbose",
-        ),
     )
 )

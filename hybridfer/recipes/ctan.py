@@ -44,80 +44,78 @@ a GPU).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from hybridfer.recipes.base import Recipe, RecipeResult, register
 from hybridfer.recipes.paper import (
-    chosen_protocols,
+    PaperRun,
+    keep_best_epoch,
     load_ckplus,
-    network_profile,
-    paper_result,
     profile_markdown,
     resolve_weights,
-    run_protocol,
     scale_settings,
-    training_parts,
-    training_precision,
 )
 
-__all__ = ["CLAIM", "SETTINGS", "run_ctan"]
+__all__ = ["CLAIM", "SETTINGS", "CTANSettings", "run_ctan"]
 
 VERSION = "1"
 
 #: The paper's CK+ test accuracy (its abstract and Table 7).
 CLAIM = 0.9899
 
+
+@dataclass(frozen=True)
+class CTANSettings:
+    """The CTAN recipe's settings at one scale.
+
+    Attributes
+    ----------
+    input_size, batch_size, epochs : int
+    folds : int
+        Folds of the honest protocol.
+    val_fraction : float
+        Share of an honest training fold carved out for validation (subject-grouped).
+    max_subjects : int or None
+        Keep the frames of this many randomly chosen subjects only.
+    budget_minutes : float or None
+        Total training time, shared equally by every training.
+    """
+
+    input_size: int
+    batch_size: int
+    epochs: int
+    folds: int
+    val_fraction: float
+    max_subjects: int | None
+    budget_minutes: float | None
+
+
 #: Settings per scale. ``cpu`` takes its 48-minute training budget (4 trainings of 12 minutes)
-#: plus about half a minute of audits, saving and profiling. Measured on 2 cores (a bf16 Xeon)
-#: with ``--budget-minutes 18``: 1,113 s in all; an epoch of an honest fold's 654 training
-#: frames took about 23 s (12 epochs in 4.5 minutes).
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "input_size": 32,
-        "batch_size": 8,
-        "epochs": 1,
-        "folds": 2,
-        "val_fraction": 0.25,
-        "max_subjects": 12,
-        "budget_minutes": None,
-    },
-    "cpu": {
-        "input_size": 64,
-        "batch_size": 16,
-        "epochs": 300,
-        "folds": 3,
-        "val_fraction": 1 / 9,
-        "max_subjects": None,
-        "budget_minutes": 48.0,
-    },
-    "full": {
-        "input_size": 224,
-        "batch_size": 4,
-        "epochs": 300,
-        "folds": 10,
-        "val_fraction": 1 / 9,
-        "max_subjects": None,
-        "budget_minutes": None,
-    },
+#: plus about half a minute of audits, saving and profiling (measured wall times:
+#: ``benchmarks/README.md``, ``hybridfer reproduce ctan-convnext``).
+SETTINGS: dict[str, CTANSettings] = {
+    "smoke": CTANSettings(32, 8, 1, 2, 0.25, 12, None),
+    "cpu": CTANSettings(64, 16, 300, 3, 1 / 9, None, 48.0),
+    "full": CTANSettings(224, 4, 300, 10, 1 / 9, None, None),
 }
 
 
-def _reductions(scale: str, s: dict[str, Any], per_training: float | None) -> list[str]:
+def _reductions(scale: str, s: CTANSettings, per_training: float | None) -> list[str]:
     if scale == "full":
         return []
     out = [
-        f"inputs {s['input_size']}x{s['input_size']} (paper: 224x224)",
-        f"batch {s['batch_size']} (paper: 4)",
-        f"honest protocol: {s['folds']} subject-grouped folds (10 at full scale)",
+        f"inputs {s.input_size}x{s.input_size} (paper: 224x224)",
+        f"batch {s.batch_size} (paper: 4)",
+        f"honest protocol: {s.folds} subject-grouped folds (10 at full scale)",
     ]
     if scale == "smoke":
-        out.insert(0, f"the frames of at most {s['max_subjects']} subjects")
-        out.append(f"{s['epochs']} epoch (paper: 300)")
+        out.insert(0, f"the frames of at most {s.max_subjects} subjects")
+        out.append(f"{s.epochs} epoch (paper: 300)")
     if per_training is not None:
         out.append(
             f"each training ends after {per_training:.1f} minutes (the cosine schedule anneals "
-            f"over that time) or {s['epochs']} epochs (paper: 300 epochs)"
+            f"over that time) or {s.epochs} epochs (paper: 300 epochs)"
         )
     return out
 
@@ -169,7 +167,6 @@ def run_ctan(
     from hybridfer.classifiers import FERNetClassifier
     from hybridfer.data import random_split_811, subject_kfold
 
-    names = chosen_protocols(protocol)
     s = scale_settings(
         SETTINGS,
         scale,
@@ -178,19 +175,25 @@ def run_ctan(
         input_size=input_size,
         budget_minutes=budget_minutes,
     )
-    workdir = Path(workdir)
-    ds = load_ckplus(data, max_subjects=s["max_subjects"], random_state=random_state)
+    run = PaperRun.choose(
+        protocol,
+        {"paper": random_split_811, "honest": subject_kfold.replace(n_splits=s.folds)},
+        recipe="ctan-convnext",
+        version=VERSION,
+        scale=scale,
+        workdir=workdir,
+        budget_minutes=s.budget_minutes,
+        resume=resume,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
+    )
+    ds = load_ckplus(data, max_subjects=s.max_subjects, random_state=random_state)
     weights, weights_note = resolve_weights("convnext_tiny", weights, scale)
-    protocols = {"paper": random_split_811, "honest": subject_kfold.replace(n_splits=s["folds"])}
-    n_trainings = sum(1 if n == "paper" else s["folds"] for n in names)
-    budget = s["budget_minutes"]
-    per_training = None if budget is None else float(budget) / n_trainings
-    size = int(s["input_size"])
+    size = int(s.input_size)
 
     def fit(split, tag):
-        train, val = training_parts(
-            split, s["val_fraction"], grouped=True, random_state=random_state
-        )
+        train, val = run.train_validation_parts(split, tag, s.val_fraction)
         clf = FERNetClassifier(
             backbone="ctan_convnext",
             architecture_params={"drop_path": 0.3, "rfb": bool(rfb), "weights": weights},
@@ -198,49 +201,23 @@ def run_ctan(
             normalize="half",
             equalize=True,
             input_size=size,
-            epochs=int(s["epochs"]),
-            batch_size=int(s["batch_size"]),
+            epochs=int(s.epochs),
+            batch_size=int(s.batch_size),
             optimizer="adam",
             learning_rate=5e-5,
             lr_schedule="cosine",
             min_lr=1e-9,
             class_weight="normalized",
             ema_decay=0.999,
-            early_stopping=True,
-            patience=int(s["epochs"]),  # never stop early: keep the best validation epoch
-            monitor="val_accuracy",
-            max_time=None if per_training is None else 60.0 * per_training,
-            precision=training_precision(device),
-            checkpoint=workdir / f"model_{tag}.ckpt",
-            resume=resume,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
+            **keep_best_epoch(s.epochs, "val_accuracy"),  # never stop early
+            **run.fit_keywords(tag),
         )
         return clf.fit(train.images, train.labels, eval_set=(val.images, val.labels))
 
     title = "CTAN" + (" + Basic RFB" if rfb else "")
-    outcomes = [
-        run_protocol(
-            name,
-            protocols[name],
-            ds,
-            fit=fit,
-            workdir=workdir,
-            resume=resume,
-            random_state=random_state,
-            claim=CLAIM,
-            title=title,
-            recipe="ctan-convnext",
-        )
-        for name in names
-    ]
+    outcomes = run.run_protocols(ds, fit, claim=CLAIM, title=title)
     net = outcomes[-1].models[-1].model_
-    profile = network_profile(net, (1, 3, size, size), n_runs=10 if scale == "smoke" else 50)
-    from hybridfer.evaluation import count_flops
-
-    profile["paper_input"] = (224, 224)
-    profile["gflops_paper_input"] = count_flops(net, (1, 3, 224, 224)) / 1e9
+    profile = run.profile(net, (1, 3, size, size), paper_side=224)
     sections = {
         "Profile": profile_markdown(profile),
         "Initial weights": weights_note,
@@ -251,21 +228,17 @@ def run_ctan(
             "text or figures; rfb=True inserts RFBNet's BasicRFB after the stem"
         ),
     }
-    return paper_result(
-        recipe="ctan-convnext",
-        version=VERSION,
-        scale=scale,
-        workdir=workdir,
-        outcomes=outcomes,
+    return run.result(
+        outcomes,
         claim=CLAIM,
-        reductions=_reductions(scale, s, per_training),
+        reductions=_reductions(scale, s, run.minutes_per_training),
         sections=sections,
         details={
             "settings": {
-                **s,
+                **asdict(s),
                 "rfb": bool(rfb),
                 "weights": weights,
-                "per_training_minutes": per_training,
+                "per_training_minutes": run.minutes_per_training,
             },
             "weights": weights_note,
             "n_images": len(ds),
@@ -285,17 +258,5 @@ CTAN_RECIPE = register(
         version=VERSION,
         run=run_ctan,
         default_scale="cpu",
-        options=(
-            "protocol",
-            "rfb",
-            "weights",
-            "folds",
-            "epochs",
-            "input_size",
-            "budget_minutes",
-            "random_state",
-            "device",
-            "verbose",
-        ),
     )
 )

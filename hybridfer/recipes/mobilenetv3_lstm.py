@@ -44,11 +44,12 @@ Decisions (the paper is vague): LSTM of 128 units (its size is not given), dropo
 dense softmax layer after it; the frozen stage at learning rate 1e-3, the unfrozen one at 1e-4
 (the paper gives neither); class weights ``"balanced"`` (n / (K n_c)). The two stages need
 pretrained weights: on random ones the frozen stage would fit the head to random features, and
-the unfrozen stage's 1e-4 barely moves a network from scratch (training accuracy 35% after 21
-epochs on CK+48 at cpu scale, against 63% after 13 at 1e-3). So with random weights the whole
-network trains from the first epoch at 1e-3, and the report says so. (Both runs' eval-mode
-predictions were also one class, from torchvision's BatchNorm momentum of 0.01, which
-:func:`hybridfer.nn.weights.build_torchvision_model` now sets to 0.1 for random weights.)
+the unfrozen stage's 1e-4 barely moves a network from scratch (it learned far less than one
+stage at 1e-3 on CK+48 at cpu scale; the runs are logged in ``benchmarks/README.md``). So with
+random weights the whole network trains from the first epoch at 1e-3, and the report says so.
+(torchvision's BatchNorm momentum of 0.01 also made eval-mode predictions one class after
+minutes of training; :func:`hybridfer.nn.weights.build_torchvision_model` sets it to 0.1 for
+random weights.)
 
 Scales: ``smoke`` (a few subjects, 32x32, 1 + 1 epochs, 2 folds), ``cpu`` (112x112, 3 folds, a
 time budget shared by the trainings; reductions listed in the report), ``full`` (224x224, 100
@@ -58,27 +59,22 @@ epochs, 10 folds).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, register
 from hybridfer.recipes.paper import (
+    PaperRun,
     chosen_protocols,
     load_ckplus,
-    network_profile,
-    paper_result,
-    predict_latency,
     profile_markdown,
     resolve_weights,
-    run_protocol,
     scale_settings,
-    training_parts,
-    training_precision,
 )
 
-__all__ = ["CLAIMS", "MODES", "SETTINGS", "run_mobilenetv3_lstm"]
+__all__ = ["CLAIMS", "MODES", "SETTINGS", "MobileNetV3LSTMSettings", "run_mobilenetv3_lstm"]
 
 VERSION = "1"
 
@@ -87,44 +83,48 @@ CLAIMS: dict[str, float] = {"large": 0.931, "small": 0.736}
 
 MODES = ("tokens", "pooled", "sequence")
 
+
+@dataclass(frozen=True)
+class MobileNetV3LSTMSettings:
+    """The MobileNetV3-LSTM recipe's settings at one scale.
+
+    Attributes
+    ----------
+    input_size, batch_size : int
+    epochs : int
+        Epochs of the network (or, in ``"pooled"``/``"sequence"`` mode, of the backbone).
+    frozen_epochs : int
+        Of those, the epochs with the backbone frozen (pretrained weights only).
+    lstm_epochs : int
+        Epochs of the LSTM head in ``"pooled"``/``"sequence"`` mode.
+    folds : int
+        Folds of the honest protocol.
+    val_fraction : float
+        Share of a training part carved out for validation.
+    max_subjects : int or None
+        Keep the frames of this many randomly chosen subjects only.
+    budget_minutes : float or None
+        Total training time, shared equally by every training.
+    """
+
+    input_size: int
+    batch_size: int
+    epochs: int
+    frozen_epochs: int
+    lstm_epochs: int
+    folds: int
+    val_fraction: float
+    max_subjects: int | None
+    budget_minutes: float | None
+
+
 #: Settings per scale. ``cpu`` takes its 44-minute budget (4 trainings of 11 minutes) plus about
-#: half a minute of audits, saving and profiling. Measured on 2 cores (a bf16 Xeon) with
-#: ``--budget-minutes 16``: 984 s in all, 15-18 epochs per training at about 16 s each; random
-#: weights: 65.7% on the paper split, 61.0% over 3 subject-grouped folds.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "input_size": 32,
-        "batch_size": 16,
-        "epochs": 2,
-        "frozen_epochs": 1,
-        "lstm_epochs": 2,
-        "folds": 2,
-        "val_fraction": 0.25,
-        "max_subjects": 12,
-        "budget_minutes": None,
-    },
-    "cpu": {
-        "input_size": 112,
-        "batch_size": 32,
-        "epochs": 100,
-        "frozen_epochs": 5,
-        "lstm_epochs": 100,
-        "folds": 3,
-        "val_fraction": 1 / 9,
-        "max_subjects": None,
-        "budget_minutes": 44.0,
-    },
-    "full": {
-        "input_size": 224,
-        "batch_size": 32,
-        "epochs": 100,
-        "frozen_epochs": 5,
-        "lstm_epochs": 100,
-        "folds": 10,
-        "val_fraction": 1 / 9,
-        "max_subjects": None,
-        "budget_minutes": None,
-    },
+#: half a minute of audits, saving and profiling (measured wall times and accuracies:
+#: ``benchmarks/README.md``, ``hybridfer reproduce mobilenetv3-lstm-pain``).
+SETTINGS: dict[str, MobileNetV3LSTMSettings] = {
+    "smoke": MobileNetV3LSTMSettings(32, 16, 2, 1, 2, 2, 0.25, 12, None),
+    "cpu": MobileNetV3LSTMSettings(112, 32, 100, 5, 100, 3, 1 / 9, None, 44.0),
+    "full": MobileNetV3LSTMSettings(224, 32, 100, 5, 100, 10, 1 / 9, None, None),
 }
 
 
@@ -153,21 +153,21 @@ def _frames(part: Any) -> np.ndarray:
     return images.reshape(-1, *images.shape[2:])
 
 
-def _reductions(scale: str, s: dict[str, Any], per: float | None) -> list[str]:
+def _reductions(scale: str, s: MobileNetV3LSTMSettings, per: float | None) -> list[str]:
     if scale == "full":
         return []
-    side = s["input_size"]
+    side = s.input_size
     tokens = max(side // 32, 1) ** 2
     out = [
         f"inputs {side}x{side} (paper: 224x224; {tokens} tokens instead of 49 in tokens mode)",
-        f"honest protocol: {s['folds']} subject-grouped folds (10 at full scale)",
+        f"honest protocol: {s.folds} subject-grouped folds (10 at full scale)",
     ]
     if scale == "smoke":
-        out.insert(0, f"the frames of at most {s['max_subjects']} subjects")
-        out.append(f"{s['frozen_epochs']} frozen + {s['epochs'] - s['frozen_epochs']} epochs")
+        out.insert(0, f"the frames of at most {s.max_subjects} subjects")
+        out.append(f"{s.frozen_epochs} frozen + {s.epochs - s.frozen_epochs} epochs")
     if per is not None:
         out.append(
-            f"each training ends after {per:.1f} minutes or {s['epochs']} epochs (a frozen "
+            f"each training ends after {per:.1f} minutes or {s.epochs} epochs (a frozen "
             "stage, if any, taking its share of the time)"
         )
     return out
@@ -220,10 +220,10 @@ def run_mobilenetv3_lstm(
 
     from hybridfer.classifiers import FERNetClassifier, LSTMHeadClassifier
     from hybridfer.data import PerFrame, random_split_91, subject_kfold
-    from hybridfer.evaluation import count_flops, parameter_counts
+    from hybridfer.evaluation.profiling import count_flops, measure_latency, parameter_counts
     from hybridfer.extractors import MobileNetV3Features
 
-    names = chosen_protocols(protocol)
+    chosen_protocols(protocol)  # a wrong protocol is the first error
     if mode not in MODES:
         raise RecipeError(f"mode must be one of {list(MODES)}, got {mode!r}")
     if variant not in CLAIMS:
@@ -239,29 +239,33 @@ def run_mobilenetv3_lstm(
         input_size=input_size,
         budget_minutes=budget_minutes,
     )
-    if not 0 <= s["frozen_epochs"] < s["epochs"]:
-        raise RecipeError(
-            f"frozen_epochs must be below epochs ({s['epochs']}), got {s['frozen_epochs']}"
-        )
-    workdir = Path(workdir)
-    frames = load_ckplus(data, max_subjects=s["max_subjects"], random_state=random_state)
+    if not 0 <= s.frozen_epochs < s.epochs:
+        raise RecipeError(f"frozen_epochs must be below epochs ({s.epochs}), got {s.frozen_epochs}")
+    run = PaperRun.choose(
+        protocol,
+        {"paper": random_split_91, "honest": subject_kfold.replace(n_splits=s.folds)},
+        recipe="mobilenetv3-lstm-pain",
+        version=VERSION,
+        scale=scale,
+        workdir=workdir,
+        budget_minutes=s.budget_minutes,
+        resume=resume,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
+    )
+    frames = load_ckplus(data, max_subjects=s.max_subjects, random_state=random_state)
     steps = 1 if mode == "pooled" else int(window)
     ds = frames if mode == "tokens" else frame_windows(frames, steps)
     arch = f"mobilenet_v3_{variant}"
     weights, weights_note = resolve_weights(arch, weights, scale)
-    n_trainings = sum(1 if n == "paper" else s["folds"] for n in names)
-    budget = s["budget_minutes"]
-    per = None if budget is None else float(budget) / n_trainings
-    size = int(s["input_size"])
+    size = int(s.input_size)
     # two-stage transfer only from pretrained weights (see the module docstring)
     stages = (
-        {"freeze": "backbone", "frozen_epochs": int(s["frozen_epochs"]), "unfreeze_lr": 1e-4}
+        {"freeze": "backbone", "frozen_epochs": int(s.frozen_epochs), "unfreeze_lr": 1e-4}
         if weights is not None
         else {"freeze": None, "frozen_epochs": 0, "unfreeze_lr": None}
     )
-    precision = training_precision(device)
-    paper_protocol = random_split_91
-    protocols = {"paper": paper_protocol, "honest": subject_kfold.replace(n_splits=s["folds"])}
     common = {
         "loss": "focal",
         "focal_alpha": 0.25,
@@ -272,10 +276,7 @@ def run_mobilenetv3_lstm(
     }
 
     def fit(split, tag):
-        grouped = tag.startswith("honest")
-        train, val = training_parts(
-            split, s["val_fraction"], grouped=grouped, random_state=random_state
-        )
+        train, val = run.train_validation_parts(split, tag, s.val_fraction)
         if mode == "tokens":
             clf = FERNetClassifier(
                 backbone=arch,
@@ -288,34 +289,26 @@ def run_mobilenetv3_lstm(
                 normalize="minus_one_one",
                 input_size=size,
                 augment="pain",
-                epochs=int(s["epochs"]),
-                batch_size=int(s["batch_size"]),
+                epochs=int(s.epochs),
+                batch_size=int(s.batch_size),
                 optimizer="adam",
                 learning_rate=1e-3,
                 **stages,
-                patience=int(s["epochs"]),  # never stop early: keep the best validation loss
-                max_time=None if per is None else 60.0 * per,
-                precision=precision,
-                checkpoint=workdir / f"model_{tag}.ckpt",
-                resume=resume,
-                device=device,
-                random_state=random_state,
-                verbose=verbose,
+                patience=int(s.epochs),  # never stop early: keep the best validation loss
+                **run.fit_keywords(tag),
                 **common,
             )
             return clf.fit(train.images, train.labels, eval_set=(val.images, val.labels))
         # pooled / sequence: the backbone trained per frame, then the LSTM on its features
         tuning = {
-            "epochs": int(s["epochs"]),
-            "batch_size": int(s["batch_size"]),
+            "epochs": int(s.epochs),
+            "batch_size": int(s.batch_size),
             "learning_rate": 1e-3,
             **{k: v for k, v in stages.items() if v is not None},
             "augment": "pain",
-            "patience": int(s["epochs"]),
-            "max_time": None if per is None else 60.0 * per,
+            "patience": int(s.epochs),
             "eval_set": (_frames(val), np.repeat(val.labels, steps)),
-            "checkpoint": os.fspath(workdir / f"model_{tag}.ckpt"),
-            "resume": resume,
+            **run.fine_tune_keywords(tag),
             **common,
         }
         per_frame = PerFrame(
@@ -327,20 +320,17 @@ def run_mobilenetv3_lstm(
                 normalize="minus_one_one",
                 input_size=size,
                 fine_tune=tuning,
-                precision=precision,
                 cache=False,
-                device=device,
-                random_state=random_state,
-                verbose=verbose,
+                **run.estimator_keywords(),
             )
         ).fit(train.images, train.labels)
         lstm = LSTMHeadClassifier(
             hidden_size=128,
             dropout=0.5,
-            epochs=int(s["lstm_epochs"]),
-            batch_size=int(s["batch_size"]),
+            epochs=int(s.lstm_epochs),
+            batch_size=int(s.batch_size),
             learning_rate=1e-3,
-            patience=int(s["lstm_epochs"]),
+            patience=int(s.lstm_epochs),
             device=device,
             random_state=random_state,
             **common,
@@ -354,36 +344,24 @@ def run_mobilenetv3_lstm(
 
     claim = CLAIMS[variant]
     title = f"MobileNetV3-{variant.capitalize()}-LSTM ({mode})"
-    outcomes = [
-        run_protocol(
-            name,
-            protocols[name],
-            ds,
-            fit=fit,
-            workdir=workdir,
-            resume=resume,
-            random_state=random_state,
-            claim=claim,
-            title=title,
-            audit_images=(lambda part: part.images) if mode == "tokens" else _frames,
-            recipe="mobilenetv3-lstm-pain",
-        )
-        for name in names
-    ]
+    audit_images = (lambda part: part.images) if mode == "tokens" else _frames
+    outcomes = run.run_protocols(ds, fit, claim=claim, title=title, audit_images=audit_images)
     model = outcomes[-1].models[-1]
-    n_runs = 10 if scale == "smoke" else 50
     if mode == "tokens":
-        profile = network_profile(model.model_, (1, 3, size, size), n_runs=n_runs)
+        profile = run.profile(model.model_, (1, 3, size, size))
     else:
         backbone = model.named_steps["frames"].transformer_.model_
         head = model.named_steps["lstm"].model_
+        latency = measure_latency(
+            model.predict, n_runs=run.profile_runs, warmup=1, inputs=ds.images[:1]
+        )
         profile = {
             "parameters": parameter_counts(backbone)["total"] + parameter_counts(head)["total"],
             "gflops": count_flops(backbone, (1, 3, size, size)) / 1e9,
             "input_shape": [1, 3, size, size],
-            "latency_ms": predict_latency(model.predict, ds.images[0], n_runs=n_runs),
+            "latency_ms": float(latency["mean_ms"]),
             "latency_device": f"whole pipeline, one sample of {steps} frame(s)",
-            "latency_runs": n_runs,
+            "latency_runs": run.profile_runs,
         }
     sections = {
         "Profile": profile_markdown(profile),
@@ -395,14 +373,10 @@ def run_mobilenetv3_lstm(
             "own data, shown for reference only."
         ),
     }
-    return paper_result(
-        recipe="mobilenetv3-lstm-pain",
-        version=VERSION,
-        scale=scale,
-        workdir=workdir,
-        outcomes=outcomes,
+    return run.result(
+        outcomes,
         claim=claim,
-        reductions=_reductions(scale, s, per)
+        reductions=_reductions(scale, s, run.minutes_per_training)
         + (
             []
             if weights is not None
@@ -414,12 +388,12 @@ def run_mobilenetv3_lstm(
         sections=sections,
         details={
             "settings": {
-                **s,
+                **asdict(s),
                 "mode": mode,
                 "variant": variant,
                 "window": steps,
                 "weights": weights,
-                "per_training_minutes": per,
+                "per_training_minutes": run.minutes_per_training,
             },
             "weights": weights_note,
             "n_frames": len(frames),
@@ -443,20 +417,5 @@ MOBILENETV3_LSTM_RECIPE = register(
         version=VERSION,
         run=run_mobilenetv3_lstm,
         default_scale="cpu",
-        options=(
-            "protocol",
-            "mode",
-            "variant",
-            "window",
-            "weights",
-            "folds",
-            "epochs",
-            "frozen_epochs",
-            "input_size",
-            "budget_minutes",
-            "random_state",
-            "device",
-            "verbose",
-        ),
     )
 )

@@ -1,61 +1,80 @@
-"""What the paper recipes share: one system under the paper's protocol and the honest one.
+"""The paper harness: one system trained under the paper's protocol and the honest one.
 
 A paper recipe trains the same system under the paper's own (often leaky) protocol and under
 an honest one, and prints both in one table with the leakage audit's count of test images
-that have a copy in training. The steps every such recipe takes live here, once:
+that have a copy in training. What every such recipe does lives here, once:
 
-- :func:`chosen_protocols`, :func:`find_data`, :func:`load_fer2013_subset`,
-  :func:`load_ckplus`: the protocol option and the data;
-- :func:`scale_settings`: a recipe's settings at a scale, with the caller's overrides;
-- :func:`training_parts` / :func:`validation_part`: the images a recipe picks its best epoch
-  on, the protocol's own or carved from the training part (subject-grouped under an honest
-  protocol, random under a paper's);
+- :class:`PaperRun`: one run of a recipe. It holds the chosen protocols (``protocol=``
+  ``"paper"``, ``"honest"`` or ``"both"``: :func:`chosen_protocols`), splits the training
+  budget equally between every training they make (a K-fold protocol trains K times), gives
+  the keywords every training takes (time limit, checkpoint, resume, precision, device, seed,
+  verbosity), picks each split's validation part, runs the protocols
+  (:func:`run_protocol`), profiles the last network and builds the result;
+- :func:`scale_settings`: a recipe's settings at a scale (a frozen dataclass), with the
+  caller's overrides (:func:`dataclasses.replace`);
 - :func:`resolve_weights`: pretrained torchvision weights when they can be had, else random
   ones, with the sentence the report prints about it; :func:`training_precision`: float32
-  on a CPU;
+  on a CPU; :func:`keep_best_epoch`: the keywords of "train every epoch, keep the best";
 - :func:`run_protocol`: for every split of a protocol (one, or K folds), train a model (or
   reload it with ``resume``), predict the test part and audit it against training for
-  copies; the folds' predictions are pooled into one :class:`ProtocolOutcome` (table row,
-  per-class report, confusion PNG);
-- :func:`score_further_test`: the same row for a fitted model on another data set (CLCM's
-  cross-dataset test);
-- :func:`network_profile`, :func:`predict_latency`, :func:`profile_markdown`: parameters,
-  GFLOPs and mean latency per image, as the CLCM paper reports them;
-- :func:`paper_result`: the :class:`~hybridfer.recipes.base.RecipeResult` with the summary
-  (claimed, paper protocol, honest, their difference);
-- :func:`side_by_side`: several recipes' results in one table.
+  copies; the folds' predictions are pooled into one
+  :class:`~hybridfer.recipes.report.ProtocolOutcome` (table row, per-class report,
+  confusion PNG); :func:`score_cross_dataset`: the same row for a fitted model on another
+  data set (CLCM's cross-dataset test).
+
+The data (finding, subsets, validation parts) is in :mod:`hybridfer.recipes.data`, the table
+and summary in :mod:`hybridfer.recipes.report`, the profile in
+:mod:`hybridfer.evaluation.profiling`; their names are importable from here too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hybridfer.recipes.base import RecipeError, RecipeResult, machine_summary
+from hybridfer.recipes.base import RecipeError, RecipeResult
+from hybridfer.recipes.data import (
+    carve_validation_part,
+    find_data,
+    load_ckplus,
+    load_fer2013_subset,
+    train_validation_parts,
+)
+from hybridfer.recipes.report import (
+    COLUMNS,
+    ProtocolOutcome,
+    paper_result,
+    profile_markdown,
+    side_by_side,
+)
 
 __all__ = [
+    "COLUMNS",
     "PROTOCOL_CHOICES",
+    "PaperRun",
     "ProtocolOutcome",
+    "carve_validation_part",
     "chosen_protocols",
     "find_data",
+    "keep_best_epoch",
     "load_ckplus",
     "load_fer2013_subset",
-    "network_profile",
     "paper_result",
-    "predict_latency",
     "profile_markdown",
     "resolve_weights",
     "run_protocol",
     "scale_settings",
-    "score_further_test",
+    "score_cross_dataset",
     "side_by_side",
+    "train_validation_parts",
     "training_parts",
     "training_precision",
     "validation_part",
@@ -64,23 +83,17 @@ __all__ = [
 #: The values of every paper recipe's ``protocol`` option.
 PROTOCOL_CHOICES = ("both", "paper", "honest")
 
-#: The columns of a paper recipe's table, in order (a column no row fills is dropped).
-COLUMNS = (
-    "protocol",
-    "claimed acc",
-    "acc",
-    "macro-F1",
-    "acc - claimed",
-    "folds",
-    "fold acc sd",
-    "n train",
-    "n test",
-    "test with exact copy in train",
-    "test with near copy only",
-    "subjects on both sides",
-    "epochs",
-    "train s",
-)
+#: Former names of :func:`train_validation_parts` and :func:`carve_validation_part`.
+training_parts = train_validation_parts
+validation_part = carve_validation_part
+
+
+def __getattr__(name: str) -> Any:
+    if name == "network_profile":  # imported on first use: it loads torch
+        from hybridfer.evaluation.profiling import network_profile
+
+        return network_profile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def chosen_protocols(protocol: str) -> list[str]:
@@ -90,164 +103,36 @@ def chosen_protocols(protocol: str) -> list[str]:
     return ["paper", "honest"] if protocol == "both" else [protocol]
 
 
-def find_data(data: str | os.PathLike, folder: str, what: str) -> Path:
-    """``data`` itself, or ``data/folder`` when it exists (a folder holding several sets)."""
-    path = Path(data)
-    if not path.exists():
-        raise RecipeError(f"--data {os.fspath(path)!r} does not exist; expected {what}")
-    return path / folder if (path / folder).exists() else path
+def scale_settings(settings: Mapping[str, Any], scale: str, **overrides: Any) -> Any:
+    """``settings[scale]`` with the overrides that are not None.
 
-
-def scale_settings(
-    settings: Mapping[str, Mapping[str, Any]], scale: str, **overrides: Any
-) -> dict[str, Any]:
-    """A copy of ``settings[scale]`` with the overrides that are not None."""
-    out = dict(settings[scale])
-    out.update({k: v for k, v in overrides.items() if v is not None})
-    return out
-
-
-def _stratified_rows(strata: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` rows stratified on ``strata`` (all rows when ``n`` covers them), sorted."""
-    from sklearn.model_selection import train_test_split
-
-    if n >= len(strata):
-        return np.arange(len(strata))
-    values, counts = np.unique(strata, return_counts=True)
-    rare = set(values[counts < 2].tolist())  # a stratum of one cannot be split: pool them
-    strata = np.array(["_rare" if s in rare else s for s in strata])
-    idx, _ = train_test_split(
-        np.arange(len(strata)), train_size=n, stratify=strata, random_state=seed
-    )
-    return np.sort(idx)
-
-
-def load_fer2013_subset(
-    data: str | os.PathLike,
-    *,
-    max_images: int | None = None,
-    fraction: float | None = None,
-    need: Sequence[str] = (),
-    random_state: int = 0,
-):
-    """FER2013 (``data`` or ``data/fer2013``), decoded, optionally a subset stratified by
-    usage and class (``max_images`` images, or a ``fraction`` of them).
-
-    ``need`` names the usages the caller's protocols need; their absence is a
-    :class:`RecipeError` naming the usages found.
+    A frozen dataclass (a recipe's settings) is updated with :func:`dataclasses.replace`; a
+    mapping is copied into a dict and updated.
     """
-    from hybridfer.data import load_fer2013
-    from hybridfer.images import read_images
-
-    if fraction is not None and not 0.0 < float(fraction) <= 1.0:
-        raise RecipeError(f"fraction must be in (0, 1], got {fraction!r}")
-    path = find_data(data, "fer2013", "FER2013")
-    try:
-        ds = load_fer2013(path, lazy=True)
-    except (ValueError, OSError) as exc:  # the loader names the file and what it expected
-        raise RecipeError(f"--data {os.fspath(path)!r}: {exc}") from None
-    usages = sorted(set(ds.usage.tolist()))
-    missing = [u for u in need if u not in usages]
-    if missing:
-        raise RecipeError(
-            f"FER2013 at {os.fspath(data)!r} holds the usages {usages}; this protocol needs "
-            f"{list(need)}"
-        )
-    n = len(ds)
-    if max_images is not None:
-        n = min(n, int(max_images))
-    if fraction is not None:
-        n = min(n, int(round(float(fraction) * len(ds))))
-    strata = np.char.add(np.char.add(ds.usage, "/"), ds.labels)
-    ds = ds.subset(_stratified_rows(strata, n, random_state))
-    if ds.images is None:
-        ds.images = np.stack(read_images(list(ds.paths), "gray"))
-    return ds
-
-
-def load_ckplus(data: str | os.PathLike, *, max_subjects: int | None = None, random_state: int = 0):
-    """CK+48 (``data`` or ``data/ckplus48``), decoded, with subjects as groups; optionally the
-    frames of ``max_subjects`` randomly chosen subjects only (smoke scale)."""
-    from hybridfer.data import load_ckplus48
-
-    path = find_data(data, "ckplus48", "CK+48 (one folder per class)")
-    try:
-        ds = load_ckplus48(path)
-    except (ValueError, OSError) as exc:  # the loader names the file and what it expected
-        raise RecipeError(f"no CK+48 frames under {os.fspath(path)!r}: {exc}") from None
-    if ds.groups is None or not len(ds):
-        raise RecipeError(f"no CK+48 frames named S<subject>_... under {os.fspath(data)!r}")
-    subjects = np.unique(ds.groups)
-    if max_subjects is not None and len(subjects) > max_subjects:
-        rng = np.random.default_rng(random_state)
-        keep = rng.choice(subjects, size=int(max_subjects), replace=False)
-        ds = ds.subset(np.isin(ds.groups, keep))
-    return ds
-
-
-def validation_part(train, fraction: float, *, grouped: bool, random_state: int = 0):
-    """Split a training part into (train, validation) for picking the best epoch.
-
-    ``grouped=True`` (honest protocols) keeps every subject on one side (when the part has
-    groups); ``grouped=False`` (a paper's protocol) draws the validation images at random,
-    stratified by class, as the paper's own splits do.
-    """
-    from sklearn.model_selection import train_test_split
-
-    from hybridfer.data import holdout_split
-
-    if train.groups is None:
-        return holdout_split(train, fraction, random_state)
-    if grouped:
-        n_groups = len(np.unique(train.groups))
-        if n_groups < 2:
-            raise RecipeError(
-                f"{train.name} holds the images of {n_groups} subject; a subject-grouped "
-                "validation part needs at least 2"
-            )
-        # few subjects (tiny data): one subject's share at least
-        fraction = max(float(fraction), 1.0 / n_groups)
-        try:
-            return holdout_split(train, fraction, random_state)
-        except ValueError:  # classes too small to stratify by subject: plain grouped split
-            from sklearn.model_selection import GroupShuffleSplit
-
-            splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=random_state)
-            tr, va = next(splitter.split(train.labels, train.labels, train.groups))
-            return train.subset(np.sort(tr)), train.subset(np.sort(va))
-    index = np.arange(len(train))
-    try:
-        tr, va = train_test_split(
-            index, test_size=fraction, stratify=train.labels, random_state=random_state
-        )
-    except ValueError:  # a class too small to stratify (tiny data): a plain random split
-        tr, va = train_test_split(index, test_size=fraction, random_state=random_state)
-    return train.subset(np.sort(tr)), train.subset(np.sort(va))
-
-
-def training_parts(split, fraction: float, *, grouped: bool, random_state: int = 0):
-    """(train, validation) of a protocol split: its own validation part when it has one,
-    else one carved from training by :func:`validation_part`. Validation images of a class
-    the training part lacks (tiny data) are left out: no epoch can be scored on them."""
-    train, val = split.train, split.val
-    if val is None:
-        train, val = validation_part(train, fraction, grouped=grouped, random_state=random_state)
-    known = np.isin(val.labels, np.unique(train.labels))
-    if not known.all():
-        val = val.subset(known)
-    return train, val
+    given = {k: v for k, v in overrides.items() if v is not None}
+    chosen = settings[scale]
+    if dataclasses.is_dataclass(chosen):
+        return dataclasses.replace(chosen, **given)
+    return {**chosen, **given}
 
 
 def training_precision(device: str) -> str:
     """``"float32"`` on a CPU, ``"auto"`` elsewhere.
 
-    bf16 autocast on a CPU was slower for the papers' networks where measured (a 2-core Xeon
-    with AMX: the CNN + LSTM paper's Model 3 took about 3.7 s per batch of 64 in bf16, after a
-    first batch of minutes, against 1.5 s in float32), so the recipes run float32 there.
+    bf16 autocast on a CPU was slower for the papers' networks where it was measured (the CNN
+    + LSTM paper's Model 3 took more than twice as long per batch in bf16 as in float32), so
+    the recipes run float32 there.
     """
     from hybridfer.nn.devices import resolve_device
 
     return "float32" if resolve_device(device).type == "cpu" else "auto"
+
+
+def keep_best_epoch(epochs: int, monitor: str) -> dict[str, Any]:
+    """The keywords of a training that never stops early and keeps its best epoch by
+    ``monitor`` (``"val_accuracy"``, ``"val_loss"``): early stopping with a patience of all
+    ``epochs``."""
+    return {"early_stopping": True, "patience": int(epochs), "monitor": monitor}
 
 
 def resolve_weights(arch: str, weights: Any, scale: str) -> tuple[Any, str]:
@@ -277,34 +162,6 @@ def resolve_weights(arch: str, weights: Any, scale: str) -> tuple[Any, str]:
 
 
 # -- one protocol, trained and scored ---------------------------------------------------------
-
-
-@dataclass
-class ProtocolOutcome:
-    """What :func:`run_protocol` produced for one protocol.
-
-    Attributes
-    ----------
-    name : str
-        ``"paper"`` or ``"honest"``.
-    row : dict
-        The protocol's row of the table (see :data:`COLUMNS`).
-    section : str
-        The pooled per-class report (markdown).
-    details : dict
-        The protocol's summary, audit counts and per-fold records (class counts, history).
-    paths : dict
-        Files written (fitted models, confusion PNG).
-    models : list
-        The fitted estimator of every split.
-    """
-
-    name: str
-    row: dict[str, Any]
-    section: str
-    details: dict[str, Any]
-    paths: dict[str, str] = field(default_factory=dict)
-    models: list[Any] = field(default_factory=list)
 
 
 def _training_info(model: Any) -> dict[str, Any]:
@@ -371,7 +228,7 @@ def run_protocol(
     ProtocolOutcome
     """
     from hybridfer.evaluation import evaluate_predictions, leakage_audit, plot_confusion_matrix
-    from hybridfer.predict import load_pipeline, pipeline_metadata, save_pipeline
+    from hybridfer.predict.saved import load_pipeline, pipeline_metadata, save_pipeline
 
     workdir = Path(workdir)
     predict = predict or (lambda model, part: model.predict(part.X))
@@ -495,7 +352,7 @@ def run_protocol(
     )
 
 
-def score_further_test(
+def score_cross_dataset(
     name: str,
     model: Any,
     test: Any,
@@ -508,7 +365,7 @@ def score_further_test(
     predict: Callable[[Any, Any], np.ndarray] | None = None,
     labels: Sequence[str] | None = None,
 ) -> ProtocolOutcome:
-    """Score a fitted model on a further test set (another data set: a cross-dataset test).
+    """Score a fitted model on another data set than it was trained on (a cross-dataset test).
 
     The row has the same columns as :func:`run_protocol`'s (``folds`` 1, ``n train`` the
     training part's size); the leakage audit compares ``test`` with ``train``.
@@ -550,144 +407,164 @@ def score_further_test(
     )
 
 
-# -- profile ----------------------------------------------------------------------------------
+# -- the harness ------------------------------------------------------------------------------
 
 
-def network_profile(net: Any, input_shape: Sequence[int], n_runs: int = 50) -> dict[str, Any]:
-    """Parameters, GFLOPs and mean latency per image of a torch network (on the CPU/GPU the
-    recipe ran on) for inputs of ``input_shape`` (batch of one)."""
-    from hybridfer.evaluation import count_flops, measure_latency, parameter_counts
+@dataclass(frozen=True)
+class PaperRun:
+    """One run of a paper recipe: its protocols, its budget, and what each training shares.
 
-    counts = parameter_counts(net)
-    latency = measure_latency(net, tuple(input_shape), n_runs=n_runs)
-    return {
-        "parameters": counts["total"],
-        "trainable": counts["trainable"],
-        "gflops": count_flops(net, tuple(input_shape)) / 1e9,
-        "input_shape": list(input_shape),
-        "latency_ms": float(latency["per_sample_ms"]),
-        "latency_device": str(latency["device"]),
-        "latency_runs": int(latency["n_runs"]),
-    }
+    Attributes
+    ----------
+    recipe, version, scale : str
+        The registered recipe's name and version, and the scale it runs at.
+    workdir : Path
+        Where checkpoints, fitted models, confusion PNGs and the report go.
+    protocols : mapping
+        The protocols to run, name (``"paper"``, ``"honest"``) -> protocol, in order.
+    budget_minutes : float or None
+        Total training time, shared equally by every training the protocols make (a K-fold
+        protocol trains K times); None: no time limit.
+    resume : bool
+        Reload fitted models and continue killed trainings from their checkpoints.
+    random_state : int
+        Seed of the splits and the trainings.
+    device : str
+    verbose : int
+    """
 
+    recipe: str
+    version: str
+    scale: str
+    workdir: Path
+    protocols: Mapping[str, Any]
+    budget_minutes: float | None = None
+    resume: bool = False
+    random_state: int = 0
+    device: str = "auto"
+    verbose: int = 1
 
-def predict_latency(predict: Callable[[Any], Any], image: np.ndarray, n_runs: int = 50) -> float:
-    """Mean milliseconds of ``predict`` on one image (after one warm-up call)."""
-    batch = np.asarray(image)[None]
-    predict(batch)
-    start = time.perf_counter()
-    for _ in range(n_runs):
-        predict(batch)
-    return 1000.0 * (time.perf_counter() - start) / n_runs
+    @classmethod
+    def choose(cls, protocol: str, available: Mapping[str, Any], **fields: Any) -> PaperRun:
+        """The run of the protocols ``protocol`` chooses (:func:`chosen_protocols`) among
+        ``available`` (name -> protocol); ``fields`` are the other attributes."""
+        names = chosen_protocols(protocol)
+        fields["workdir"] = Path(fields["workdir"])
+        return cls(protocols={n: available[n] for n in names}, **fields)
 
+    @property
+    def names(self) -> list[str]:
+        """The protocols' names, in the order they run."""
+        return list(self.protocols)
 
-def profile_markdown(profile: Mapping[str, Any], claims: Mapping[str, Any] | None = None) -> str:
-    """The profile as a markdown list, with the paper's numbers where it gives them."""
-    claims = claims or {}
+    @property
+    def n_trainings(self) -> int:
+        """Trainings the protocols make: one per split (``n_splits`` for K folds)."""
+        return sum(int(getattr(p, "n_splits", 1)) for p in self.protocols.values())
 
-    def claim(key: str) -> str:
-        return f" (paper: {claims[key]:,})" if key in claims else ""
+    @property
+    def minutes_per_training(self) -> float | None:
+        """``budget_minutes`` shared equally by the trainings (None without a budget)."""
+        if self.budget_minutes is None:
+            return None
+        return float(self.budget_minutes) / self.n_trainings
 
-    lines = [f"- parameters: {profile['parameters']:,}{claim('parameters')}"]
-    if "gflops" in profile:
-        lines.append(
-            f"- GFLOPs per image at input {tuple(profile['input_shape'][1:])}: "
-            f"{profile['gflops']:.4f}{claim('gflops')} (a multiply-add counts 2)"
+    @property
+    def max_time(self) -> float | None:
+        """Seconds each training may take (None without a budget)."""
+        per = self.minutes_per_training
+        return None if per is None else 60.0 * per
+
+    @property
+    def profile_runs(self) -> int:
+        """Timed runs of a profile's latency: 10 at smoke scale, else 50."""
+        return 10 if self.scale == "smoke" else 50
+
+    def estimator_keywords(self) -> dict[str, Any]:
+        """What every estimator of the recipe takes: precision, device, seed and verbosity."""
+        return {
+            "precision": training_precision(self.device),
+            "device": self.device,
+            "random_state": self.random_state,
+            "verbose": self.verbose,
+        }
+
+    def fine_tune_keywords(self, tag: str) -> dict[str, Any]:
+        """What a split's training takes beside its settings: the time limit, the checkpoint
+        ``workdir/model_{tag}.ckpt`` (a str, as a ``fine_tune`` mapping holds it) and
+        ``resume``."""
+        checkpoint = os.fspath(self.workdir / f"model_{tag}.ckpt")
+        return {"max_time": self.max_time, "checkpoint": checkpoint, "resume": self.resume}
+
+    def fit_keywords(self, tag: str) -> dict[str, Any]:
+        """:meth:`estimator_keywords` and :meth:`fine_tune_keywords` (the checkpoint a Path):
+        the keywords every trained estimator of a split takes."""
+        return {
+            **self.fine_tune_keywords(tag),
+            "checkpoint": self.workdir / f"model_{tag}.ckpt",
+            **self.estimator_keywords(),
+        }
+
+    def train_validation_parts(self, split: Any, tag: str, fraction: float) -> tuple[Any, Any]:
+        """(train, validation) of a split (:func:`train_validation_parts`): a carved
+        validation part is subject-grouped except under the paper's protocol."""
+        grouped = not tag.startswith("paper")
+        return train_validation_parts(
+            split, fraction, grouped=grouped, random_state=self.random_state
         )
-    if "gflops_paper_input" in profile:
-        lines.append(
-            f"- GFLOPs per image at the paper's input {tuple(profile['paper_input'])}: "
-            f"{profile['gflops_paper_input']:.4f}"
+
+    def run_protocols(
+        self,
+        dataset: Any,
+        fit: Callable[[Any, str], Any],
+        *,
+        claim: float | None,
+        title: str,
+        **options: Any,
+    ) -> list[ProtocolOutcome]:
+        """:func:`run_protocol` for each protocol, in order; ``options`` are its ``predict``
+        and ``audit_images``."""
+        return [
+            run_protocol(
+                name,
+                protocol,
+                dataset,
+                fit=fit,
+                workdir=self.workdir,
+                resume=self.resume,
+                random_state=self.random_state,
+                claim=claim,
+                title=title,
+                recipe=self.recipe,
+                **options,
+            )
+            for name, protocol in self.protocols.items()
+        ]
+
+    def profile(
+        self, net: Any, input_shape: Sequence[int], paper_side: int | None = None
+    ) -> dict[str, Any]:
+        """:func:`~hybridfer.evaluation.profiling.network_profile` of ``net`` with
+        :attr:`profile_runs` latency runs; with ``paper_side``, also its GFLOPs at the
+        paper's square input (``paper_input``, ``gflops_paper_input``)."""
+        from hybridfer.evaluation.profiling import count_flops, network_profile
+
+        profile = network_profile(net, input_shape, n_runs=self.profile_runs)
+        if paper_side is not None:
+            shape = (*tuple(input_shape)[:2], paper_side, paper_side)
+            profile["paper_input"] = (paper_side, paper_side)
+            profile["gflops_paper_input"] = count_flops(net, shape) / 1e9
+        return profile
+
+    def result(self, outcomes: Sequence[ProtocolOutcome], **parts: Any) -> RecipeResult:
+        """:func:`~hybridfer.recipes.report.paper_result` of this run; ``parts`` are its
+        ``claim``, ``reductions``, ``details``, ``sections`` (and ``paths``,
+        ``extra_columns``)."""
+        return paper_result(
+            recipe=self.recipe,
+            version=self.version,
+            scale=self.scale,
+            workdir=self.workdir,
+            outcomes=outcomes,
+            **parts,
         )
-    lines.append(
-        f"- mean latency per image: {profile['latency_ms']:.3f} ms "
-        f"({profile.get('latency_device', 'cpu')}, {profile.get('latency_runs', 50)} runs)"
-    )
-    return "\n".join(lines)
-
-
-# -- the result -------------------------------------------------------------------------------
-
-
-def paper_result(
-    *,
-    recipe: str,
-    version: str,
-    scale: str,
-    workdir: str | os.PathLike,
-    outcomes: Sequence[ProtocolOutcome],
-    claim: float | None,
-    reductions: Sequence[str],
-    details: Mapping[str, Any],
-    sections: Mapping[str, str],
-    paths: Mapping[str, str] | None = None,
-    extra_columns: Sequence[str] = (),
-) -> RecipeResult:
-    """The :class:`RecipeResult` of a paper recipe: one row per protocol, the summary
-    (claimed, paper protocol, honest, paper - honest), the per-protocol reports first."""
-    rows = [o.row for o in outcomes]
-    columns = [c for c in (*COLUMNS, *extra_columns) if any(r.get(c) is not None for r in rows)]
-    by_name = {o.name: o.row for o in outcomes}
-    summary: dict[str, Any] = {"claimed": claim}
-    if "paper" in by_name:
-        summary["paper protocol"] = by_name["paper"]["acc"]
-    if "honest" in by_name:
-        summary["honest"] = by_name["honest"]["acc"]
-    if {"paper", "honest"} <= set(by_name):
-        summary["paper - honest"] = by_name["paper"]["acc"] - by_name["honest"]["acc"]
-    all_sections = {
-        o.row["protocol"]
-        if o.row["split"] == o.row["protocol"]
-        else f"{o.row['protocol']} protocol: {o.row['split']}": o.section
-        for o in outcomes
-    }
-    all_sections.update(sections)
-    all_paths: dict[str, str] = {}
-    for o in outcomes:
-        all_paths.update(o.paths)
-    all_paths.update(paths or {})
-    return RecipeResult(
-        recipe=recipe,
-        version=version,
-        scale=scale,
-        protocol="; ".join(o.details["protocol"] for o in outcomes),
-        machine=machine_summary(),
-        rows=rows,
-        columns=columns,
-        workdir=Path(workdir),
-        details={
-            **details,
-            "summary": summary,
-            "protocols": {o.name: o.details for o in outcomes},
-            "sections": all_sections,
-        },
-        paths=all_paths,
-        reductions=list(reductions),
-    )
-
-
-def side_by_side(results: Sequence[RecipeResult]) -> str:
-    """Several recipes' results in one markdown table: one row per recipe and protocol, with
-    the claim, our accuracy and macro-F1, and the leakage audit's copies."""
-    cols = [
-        "recipe",
-        "scale",
-        "protocol",
-        "claimed acc",
-        "acc",
-        "macro-F1",
-        "test with exact copy in train",
-        "test with near copy only",
-    ]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for result in results:
-        for row in result.rows:
-            values = {"recipe": result.recipe, "scale": result.scale, **row}
-            if "protocol" not in row:
-                values["protocol"] = result.protocol.split(" (")[0]
-            cells = []
-            for c in cols:
-                v = values.get(c)
-                cells.append(f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v)))
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

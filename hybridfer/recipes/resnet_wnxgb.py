@@ -42,85 +42,83 @@ bins).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, register
 from hybridfer.recipes.paper import (
-    chosen_protocols,
+    PaperRun,
     load_fer2013_subset,
-    paper_result,
-    predict_latency,
     profile_markdown,
     resolve_weights,
-    run_protocol,
     scale_settings,
-    training_precision,
 )
 
-__all__ = ["CLAIM", "SETTINGS", "run_resnet_wnxgb"]
+__all__ = ["CLAIM", "SETTINGS", "ResNetWNXGBSettings", "run_resnet_wnxgb"]
 
 VERSION = "1"
 
 #: The paper's FER2013 accuracy.
 CLAIM = 0.9919
 
+
+@dataclass(frozen=True)
+class ResNetWNXGBSettings:
+    """The ResNet50 + WNXGBoost recipe's settings at one scale.
+
+    Attributes
+    ----------
+    max_images : int or None
+        A stratified subset of at most this many images.
+    fraction : float or None
+        A stratified share of the images.
+    input_size : int
+    n_estimators, max_bin : int
+        Boosting rounds and histogram bins.
+    fine_tune_epochs : int
+        Epochs of the backbone's training, when it is trained.
+    budget_minutes : float or None
+        Total backbone-training time, shared equally by the protocols.
+    """
+
+    max_images: int | None
+    fraction: float | None
+    input_size: int
+    n_estimators: int
+    max_bin: int
+    fine_tune_epochs: int
+    budget_minutes: float | None
+
+
 #: Settings per scale. ``cpu`` takes its backbone-training budget (36 minutes, shared by the
-#: protocols) plus about 3.5 minutes of ResNet50 features (~170 images/s) and boosting.
-#: Measured on 2 cores (a bf16 Xeon) without pretrained weights, with ``--budget-minutes 14``:
-#: 1,041 s in all, 4 epochs of backbone training per protocol, and then only 34-36% accuracy:
-#: ResNet50 trained from scratch for minutes on 5,000 images learns little, so this scale is
-#: meant for pretrained weights (``weights="DEFAULT"`` where they can be had).
-SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "max_images": 280,
-        "fraction": None,
-        "input_size": 32,
-        "n_estimators": 5,
-        "max_bin": 16,
-        "fine_tune_epochs": 1,
-        "budget_minutes": None,
-    },
-    "cpu": {
-        "max_images": None,
-        "fraction": 0.2,
-        "input_size": 64,
-        "n_estimators": 100,
-        "max_bin": 64,
-        "fine_tune_epochs": 30,
-        "budget_minutes": 36.0,
-    },
-    "full": {
-        "max_images": None,
-        "fraction": None,
-        "input_size": 224,
-        "n_estimators": 300,
-        "max_bin": 256,
-        "fine_tune_epochs": 30,
-        "budget_minutes": None,
-    },
+#: protocols) plus a few minutes of ResNet50 features and boosting. Trained from scratch for
+#: minutes on a few thousand images, ResNet50 learns little, so this scale is meant for
+#: pretrained weights (``weights="DEFAULT"`` where they can be had); measured wall times and
+#: accuracies: ``benchmarks/README.md``, ``hybridfer reproduce resnet50-wnxgboost``.
+SETTINGS: dict[str, ResNetWNXGBSettings] = {
+    "smoke": ResNetWNXGBSettings(280, None, 32, 5, 16, 1, None),
+    "cpu": ResNetWNXGBSettings(None, 0.2, 64, 100, 64, 30, 36.0),
+    "full": ResNetWNXGBSettings(None, None, 224, 300, 256, 30, None),
 }
 
 
-def _reductions(scale: str, s: dict[str, Any], trains: bool, per: float | None) -> list[str]:
+def _reductions(scale: str, s: ResNetWNXGBSettings, trains: bool, per: float | None) -> list[str]:
     if scale == "full":
         return []
     out = []
-    if s["max_images"] is not None:
-        out.append(f"a stratified subset of at most {s['max_images']} images (by usage, class)")
-    if s["fraction"] is not None:
-        out.append(f"a stratified {s['fraction']:.0%} of the images (by usage and class)")
+    if s.max_images is not None:
+        out.append(f"a stratified subset of at most {s.max_images} images (by usage, class)")
+    if s.fraction is not None:
+        out.append(f"a stratified {s.fraction:.0%} of the images (by usage and class)")
     out += [
-        f"inputs {s['input_size']}x{s['input_size']} (224x224 at full scale)",
-        f"{s['n_estimators']} boosting rounds with {s['max_bin']} histogram bins (full: 300, 256)",
+        f"inputs {s.input_size}x{s.input_size} (224x224 at full scale)",
+        f"{s.n_estimators} boosting rounds with {s.max_bin} histogram bins (full: 300, 256)",
     ]
     if trains:
         limit = f"{per:.1f} minutes or " if per is not None else ""
-        out.append(
-            f"the backbone is trained for {limit}{s['fine_tune_epochs']} epochs per protocol"
-        )
+        out.append(f"the backbone is trained for {limit}{s.fine_tune_epochs} epochs per protocol")
     return out
 
 
@@ -170,10 +168,21 @@ def run_resnet_wnxgb(
 
     from hybridfer.classifiers import WNXGBClassifier
     from hybridfer.data import official_fer2013, random_split
-    from hybridfer.evaluation import count_flops, parameter_counts
+    from hybridfer.evaluation.profiling import count_flops, measure_latency, parameter_counts
     from hybridfer.extractors import ResNet50Features
 
-    names = chosen_protocols(protocol)
+    run = PaperRun.choose(
+        protocol,
+        {"paper": random_split, "honest": official_fer2013},
+        recipe="resnet50-wnxgboost",
+        version=VERSION,
+        scale=scale,
+        workdir=workdir,
+        resume=resume,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
+    )
     if fine_tune not in ("auto", True, False):
         raise RecipeError(f"fine_tune must be 'auto', True or False, got {fine_tune!r}")
     s = scale_settings(
@@ -184,19 +193,19 @@ def run_resnet_wnxgb(
         n_estimators=n_estimators,
         budget_minutes=budget_minutes,
     )
-    workdir = Path(workdir)
     ds = load_fer2013_subset(
         data,
-        max_images=s["max_images"],
-        fraction=s["fraction"],
-        need=("Training", "PublicTest") if "honest" in names else (),
+        max_images=s.max_images,
+        fraction=s.fraction,
+        need=("Training", "PublicTest") if "honest" in run.names else (),
         random_state=random_state,
     )
     weights, weights_note = resolve_weights("resnet50", weights, scale)
     trains = bool(fine_tune) if fine_tune != "auto" else (weights is None and scale != "smoke")
-    budget = s["budget_minutes"] if trains else None
-    per = None if budget is None else float(budget) / len(names)
-    size = int(s["input_size"])
+    # the budget is the backbone's training time: none when the backbone is not trained
+    run = replace(run, budget_minutes=s.budget_minutes if trains else None)
+    per = run.minutes_per_training
+    size = int(s.input_size)
     if trains:
         start = "its pretrained weights" if weights is not None else "random weights"
         weights_note += (
@@ -211,13 +220,11 @@ def run_resnet_wnxgb(
         options = None
         if trains:
             options = {
-                "epochs": int(s["fine_tune_epochs"]),
+                "epochs": int(s.fine_tune_epochs),
                 "learning_rate": 1e-4 if weights is not None else 1e-3,
                 "batch_size": 64,
                 "lr_schedule": "cosine",
-                "max_time": None if per is None else 60.0 * per,
-                "checkpoint": os.fspath(workdir / f"model_{tag}.ckpt"),
-                "resume": resume,
+                **run.fine_tune_keywords(tag),
             }
         pipe = Pipeline(
             [
@@ -229,10 +236,7 @@ def run_resnet_wnxgb(
                         weights=weights,
                         input_size=size,
                         fine_tune=options or False,
-                        precision=training_precision(device),
-                        device=device,
-                        random_state=random_state,
-                        verbose=verbose,
+                        **run.estimator_keywords(),
                     ),
                 ),
                 (
@@ -240,9 +244,9 @@ def run_resnet_wnxgb(
                     WNXGBClassifier(
                         preset="paper",
                         class_weight="balanced",
-                        n_estimators=int(s["n_estimators"]),
+                        n_estimators=int(s.n_estimators),
                         max_depth=6,
-                        max_bin=int(s["max_bin"]),
+                        max_bin=int(s.max_bin),
                         random_state=random_state,
                         verbose=verbose,
                     ),
@@ -251,27 +255,12 @@ def run_resnet_wnxgb(
         )
         return pipe.fit(split.train.images, split.train.labels)
 
-    protocols = {"paper": random_split, "honest": official_fer2013}
-    outcomes = [
-        run_protocol(
-            name,
-            protocols[name],
-            ds,
-            fit=fit,
-            workdir=workdir,
-            resume=resume,
-            random_state=random_state,
-            claim=CLAIM,
-            title="ResNet50 + WNXGB",
-            recipe="resnet50-wnxgboost",
-        )
-        for name in names
-    ]
+    outcomes = run.run_protocols(ds, fit, claim=CLAIM, title="ResNet50 + WNXGB")
     pipe = outcomes[-1].models[-1]
     extractor = pipe.named_steps["features"]
     net = extractor.model_
-    n_runs = 10 if scale == "smoke" else 50
-    probe = ds.images[0]
+    n_runs = run.profile_runs
+    latency = measure_latency(pipe.predict, n_runs=n_runs, warmup=1, inputs=ds.images[:1])
     profile = {
         "parameters": parameter_counts(net)["total"],
         "features": int(extractor.n_features_out_),
@@ -280,7 +269,7 @@ def run_resnet_wnxgb(
         "input_shape": [1, 3, size, size],
         "paper_input": (224, 224),
         "gflops_paper_input": count_flops(net, (1, 3, 224, 224)) / 1e9,
-        "latency_ms": predict_latency(pipe.predict, probe, n_runs=n_runs),
+        "latency_ms": float(latency["mean_ms"]),
         "latency_device": f"{extractor.device_} (features) + cpu (trees), whole pipeline",
         "latency_runs": n_runs,
     }
@@ -290,17 +279,18 @@ def run_resnet_wnxgb(
         f"trees: at most {profile['trees']:,}",
         "Backbone weights": weights_note,
     }
-    return paper_result(
-        recipe="resnet50-wnxgboost",
-        version=VERSION,
-        scale=scale,
-        workdir=workdir,
-        outcomes=outcomes,
+    return run.result(
+        outcomes,
         claim=CLAIM,
         reductions=_reductions(scale, s, trains, per),
         sections=sections,
         details={
-            "settings": {**s, "weights": weights, "fine_tune": trains, "per_protocol_min": per},
+            "settings": {
+                **asdict(s),
+                "weights": weights,
+                "fine_tune": trains,
+                "per_protocol_min": per,
+            },
             "weights": weights_note,
             "n_images": len(ds),
             "usages": sorted(set(np.asarray(ds.usage).tolist())),
@@ -320,17 +310,5 @@ RESNET_WNXGB_RECIPE = register(
         version=VERSION,
         run=run_resnet_wnxgb,
         default_scale="cpu",
-        options=(
-            "protocol",
-            "weights",
-            "fine_tune",
-            "fraction",
-            "input_size",
-            "n_estimators",
-            "budget_minutes",
-            "random_state",
-            "device",
-            "verbose",
-        ),
     )
 )

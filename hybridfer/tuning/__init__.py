@@ -14,7 +14,10 @@
 - :mod:`~hybridfer.tuning.storage`: storages (SQLite, journal file, PostgreSQL), listing and
   deleting studies; :mod:`~hybridfer.tuning.samplers`: samplers and pruners by name.
 - :mod:`~hybridfer.tuning.ablation`: :func:`ablate` and :class:`AblationResult`.
-- :mod:`~hybridfer.tuning.config`: TOML configuration files for the ``hybridfer`` command.
+- :mod:`~hybridfer.tuning.config`: TOML configuration files for the ``hybridfer`` command;
+  :mod:`~hybridfer.tuning.workflows`: what that command does with one (:class:`RunSetup`,
+  :func:`tune_config`, :func:`ablate_config`, :func:`evaluate_config`,
+  :func:`extract_features`), callable from Python.
 """
 
 from hybridfer.tuning.ablation import AblationResult, ablate
@@ -43,6 +46,13 @@ from hybridfer.tuning.study import (
     study_counts,
     tune,
 )
+from hybridfer.tuning.workflows import (
+    RunSetup,
+    ablate_config,
+    evaluate_config,
+    extract_features,
+    tune_config,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -53,14 +63,18 @@ __all__ = [
     "FeatureStore",
     "PipelineChoice",
     "PipelineSpace",
+    "RunSetup",
     "SpaceError",
     "TuneResult",
     "ablate",
+    "ablate_config",
     "add_trials",
     "available_components",
     "build_classifier",
     "build_features",
     "component_names",
+    "evaluate_config",
+    "extract_features",
     "get_component",
     "make_pruner",
     "make_sampler",
@@ -71,4 +85,5 @@ __all__ = [
     "set_target",
     "study_counts",
     "tune",
+    "tune_config",
 ]

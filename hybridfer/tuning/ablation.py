@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -268,6 +269,30 @@ class AblationResult:
         from hybridfer._io import atomic_write_text
 
         atomic_write_text(path, self.table().to_csv(index=False))
+
+    def save(self, directory: str | os.PathLike, name: str | None = None) -> dict[str, str]:
+        """Write the ablation's report to ``directory`` (atomically); returns the files by name.
+
+        ``ablation.csv`` (:meth:`table`), ``ablation_folds.csv`` (the per-fold ``scores``),
+        ``ablation.md`` (:meth:`to_markdown` under the title ``Ablation NAME``, ``name``
+        defaulting to the study's) and ``ablation.png`` (:meth:`plot`).
+        """
+        from hybridfer._io import atomic_write_text
+
+        out = Path(directory)
+        if name is None:
+            name = self.study.study_name if self.study is not None else "ablation"
+        paths = {
+            "table_csv": out / "ablation.csv",
+            "folds_csv": out / "ablation_folds.csv",
+            "markdown": out / "ablation.md",
+            "chart": out / "ablation.png",
+        }
+        self.to_csv(paths["table_csv"])
+        atomic_write_text(paths["folds_csv"], self.scores.to_csv(index=False))
+        atomic_write_text(paths["markdown"], f"# Ablation {name}\n\n{self.to_markdown()}\n")
+        self.plot(paths["chart"])
+        return {k: os.fspath(v) for k, v in paths.items()}
 
     def plot(self, path: str | os.PathLike | None = None, dpi: int = 150) -> Any:
         """Grouped bar chart (mean ± std per pair, one panel per metric); saved if ``path``."""

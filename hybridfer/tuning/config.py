@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridfer._messages import plain_repr
+from hybridfer._messages import one_line, plain_repr
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,14 +185,10 @@ class Config:
 
     def storage_url(self, workdir: Path | None = None) -> str:
         """The study storage, relative files placed in the working folder."""
-        storage = os.path.expandvars(self.study.storage)
-        if "://" in storage:
-            return storage
-        if storage.startswith("journal:"):
-            return "journal:" + os.fspath(
-                _resolve(storage[len("journal:") :], workdir or self.workdir)
-            )
-        return os.fspath(_resolve(storage, workdir or self.workdir))
+        from hybridfer.tuning.storage import parse_storage_url
+
+        storage = parse_storage_url(os.path.expandvars(self.study.storage))
+        return storage.in_folder(workdir or self.workdir)
 
     def cache_path(self, workdir: Path | None = None) -> Path | None:
         if not self.cache.path:
@@ -536,15 +532,9 @@ def load_data(cfg: Config | DataSection, base_dir: Path | None = None):
     except ConfigError:
         raise
     except (OSError, ValueError) as exc:  # unreadable or corrupt files, a split it cannot make
-        raise ConfigError(f"{where}: {_one_line(exc)}") from exc
+        raise ConfigError(f"{where}: {one_line(exc)}") from exc
     _check_classes(train, where)
     return train, test
-
-
-def _one_line(exc: BaseException) -> str:
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return " ".join(lines) if lines else type(exc).__name__
 
 
 def _check_classes(ds, where: str) -> None:

@@ -7,7 +7,9 @@ Relational storages record a heartbeat for each running trial; a trial whose wor
 failed after ``grace_period`` seconds and a copy of it is queued again (Optuna's
 heartbeat-stale-trial callback). :func:`tickets_only` is the view of a storage on which
 workers call ``study.ask()``: it takes a queued trial and never creates one.
-:func:`list_studies` and :func:`delete_study` are the housekeeping of ``hybridfer studies``.
+:func:`parse_storage_url` is the one reader of what a user writes; :func:`open_storage`
+opens an existing one. :func:`list_studies` and :func:`delete_study` are the housekeeping of
+``hybridfer studies``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +37,21 @@ __all__ = [
     "GuardedRDBStorage",
     "NoTicketError",
     "StorageError",
+    "StorageURL",
     "delete_study",
     "heartbeat_interval",
     "list_studies",
     "make_storage",
+    "open_storage",
+    "parse_storage_url",
+    "redact_url",
     "retry_callback",
     "tickets_only",
 ]
 
 _log = logging.getLogger("hybridfer.tuning")
 
+_JOURNAL = "journal:"
 _JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
@@ -142,6 +150,70 @@ def tickets_only(storage: BaseStorage) -> BaseStorage:
     return _TicketsOnlyStorage(storage)
 
 
+@dataclass(frozen=True)
+class StorageURL:
+    """A storage as a user writes it, parsed: ``journal:PATH``, a file path or a database URL.
+
+    Attributes
+    ----------
+    text : str
+        As written.
+    path : str or None
+        The file it names: ``PATH`` of ``journal:PATH``, or the text itself when it has no
+        ``://``. None for a URL (``sqlite:///...``, ``postgresql://...``).
+    journal : bool
+        Whether the file is Optuna's journal file (``journal:PATH``, or a path ending in
+        ``.log``/``.jsonl``/``.journal``).
+    """
+
+    text: str
+    path: str | None
+    journal: bool
+
+    def in_folder(self, folder: str | os.PathLike) -> str:
+        """The storage with a relative file placed in ``folder`` (``~`` and ``$VARS``
+        expanded; ``journal:`` kept); a URL as it is."""
+        if self.path is None:
+            return self.text
+        path = Path(os.path.expandvars(self.path)).expanduser()
+        if not path.is_absolute():
+            path = Path(folder) / path
+        return ("journal:" if self.text.startswith(_JOURNAL) else "") + os.fspath(path)
+
+
+def parse_storage_url(storage: str | os.PathLike) -> StorageURL:
+    """Parse a storage setting (see :func:`make_storage` for what it may be).
+
+    Examples
+    --------
+    >>> parse_storage_url("journal:runs/study.log")
+    StorageURL(text='journal:runs/study.log', path='runs/study.log', journal=True)
+    >>> parse_storage_url("postgresql://user@127.0.0.1/db").path is None
+    True
+    """
+    text = os.fspath(storage)
+    if text.startswith(_JOURNAL):
+        return StorageURL(text, text[len(_JOURNAL) :], True)
+    if "://" in text:
+        return StorageURL(text, None, False)
+    return StorageURL(text, text, Path(text).suffix.lower() in _JOURNAL_SUFFIXES)
+
+
+def open_storage(storage: str | os.PathLike, *, what: str = "storage") -> BaseStorage:
+    """An existing storage: a file that does not exist is an error, never created (listing or
+    deleting studies must not leave an empty database behind).
+
+    Raises
+    ------
+    StorageError
+        The storage names a file that does not exist (the message starts with ``what``).
+    """
+    url = parse_storage_url(storage)
+    if url.path is not None and not Path(url.path).is_file():
+        raise StorageError(f"{what} {url.text!r}: no such file")
+    return make_storage(url.text)
+
+
 def retry_callback(max_retry: int | None) -> Callable:
     cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     if cls is None:  # optuna < 4.9
@@ -185,14 +257,12 @@ def make_storage(
             f"storage must be a URL, a path, an Optuna storage or None, got "
             f"{type(storage).__name__}"
         )
-    text = os.fspath(storage)
-    if text.startswith("journal:"):
-        return _journal(text[len("journal:") :])
-    if "://" not in text:
-        suffix = Path(text).suffix.lower()
-        if suffix in _JOURNAL_SUFFIXES:
-            return _journal(text)
-        if suffix in _SQLITE_SUFFIXES:
+    url = parse_storage_url(storage)
+    text = url.text
+    if url.journal:
+        return _journal(url.path)
+    if url.path is not None:
+        if Path(text).suffix.lower() in _SQLITE_SUFFIXES:
             _make_parent(text)
             text = f"sqlite:///{Path(text).resolve()}"
         else:

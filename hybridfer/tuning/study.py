@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -379,6 +380,35 @@ class TuneResult:
         ]
         return "\n".join(lines) + "\n"
 
+    def save(self, directory: str | os.PathLike) -> dict[str, str]:
+        """Write the study's report to ``directory`` (atomically); returns the files by name.
+
+        ``trials.csv`` (:meth:`trials_frame`), ``best_pipeline.joblib`` (when there is a
+        refitted best pipeline), ``tune_summary.json`` (:meth:`summary` with ``workdir`` and
+        ``best_pipeline_file``) and ``tune_summary.md`` (:meth:`to_markdown`). Without a
+        completed trial there is nothing to report and nothing is written.
+        """
+        import json
+
+        from hybridfer._io import atomic_write_text
+        from hybridfer.predict.saved import save_pipeline
+
+        out = Path(directory)
+        if self.best_trial is None:
+            return {}
+        paths = {"trials_csv": out / "trials.csv"}
+        atomic_write_text(paths["trials_csv"], self.trials_frame().to_csv(index=False))
+        summary = {**self.summary(), "workdir": os.fspath(out)}
+        if self.best_pipeline is not None:
+            paths["best_pipeline"] = out / "best_pipeline.joblib"
+            save_pipeline(self.best_pipeline, paths["best_pipeline"])
+            summary["best_pipeline_file"] = os.fspath(paths["best_pipeline"])
+        paths["summary_json"] = out / "tune_summary.json"
+        paths["summary_md"] = out / "tune_summary.md"
+        atomic_write_text(paths["summary_json"], json.dumps(summary, indent=2, default=str))
+        atomic_write_text(paths["summary_md"], self.to_markdown())
+        return {k: os.fspath(v) for k, v in paths.items()}
+
 
 def _unpack_dataset(X, y, groups):
     if is_dataset(X) and y is None:
@@ -604,7 +634,7 @@ def tune(
         )
     best = result.best_trial
     if refit and best is not None:
-        from hybridfer.predict import attach_metadata, pipeline_metadata
+        from hybridfer.predict.saved import attach_metadata, pipeline_metadata
 
         start = time.perf_counter()
         choice = pipeline_space.from_params(best.params)

@@ -165,18 +165,26 @@ def _heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
                 _log.warning("heartbeat of trial id %s did not stop; leaving it", trial_id)
 
 
-def _claim_ticket(storage: BaseStorage, study_id: int) -> int | None:
-    """Take one queued trial with ``study.ask()`` (moved to RUNNING atomically); its id, or
-    None if none is waiting. What a worker does first (tests use it to stage a crash)."""
+def _claim_ticket(
+    storage: BaseStorage, study_id: int, asking: optuna.Study | None = None
+) -> tuple[optuna.Trial, int] | None:
+    """Take one queued trial with ``asking.ask()`` (moved to RUNNING atomically):
+    ``(trial, trial id)``, or None if none is waiting.
+
+    ``asking`` is the study on a :func:`~hybridfer.tuning.storage.tickets_only` view of
+    ``storage`` (default: the study ``study_id`` loaded on one).
+    """
     with critical_section():
-        study = optuna.load_study(
-            study_name=storage.get_study_name_from_id(study_id), storage=tickets_only(storage)
-        )
+        if asking is None:
+            asking = optuna.load_study(
+                study_name=storage.get_study_name_from_id(study_id),
+                storage=tickets_only(storage),
+            )
         try:
-            trial = study.ask()
+            trial = asking.ask()
         except NoTicketError:
             return None
-        return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        return trial, storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
 
 
 def _fail_and_requeue(
@@ -337,12 +345,11 @@ def _claim_and_run(study, storage, study_id, objective, max_retry) -> tuple[int,
     trial_id = None
     told = False
     try:
-        with critical_section():
-            try:
-                trial = study.ask()
-            except NoTicketError:
+        with critical_section():  # an interrupt waits until trial_id is kept
+            claimed = _claim_ticket(storage, study_id, study)
+            if claimed is None:
                 return None
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            trial, trial_id = claimed
         with _heartbeat(storage, trial_id):
             with critical_section():
                 trial.set_user_attr("worker", worker_id())
