@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["one_line", "plain", "plain_json", "plain_repr"]
+__all__ = ["echo", "one_line", "plain", "plain_json", "plain_repr"]
 
 
 def plain(value: object) -> object:
@@ -88,3 +88,8 @@ def one_line(exc: BaseException) -> str:
     text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
     lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
     return " ".join(lines) if lines else type(exc).__name__
+
+
+def echo(*lines: str) -> None:
+    """Print ``lines`` to stdout, one per line, flushed (progress of a long command)."""
+    print(*lines, sep="\n", flush=True)

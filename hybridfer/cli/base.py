@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, ClassVar
 
+from hybridfer._messages import echo
+
 __all__ = ["Command", "ConfigCommand", "InputError", "echo"]
 
 #: Namespace entries that belong to the whole command line, not to one verb.
@@ -15,11 +17,6 @@ _GLOBAL_OPTIONS = frozenset({"command", "verbose", "debug", "handler"})
 class InputError(ValueError):
     """A command-line input that cannot be used (a flag's value, a path); the message names
     it and says what was expected."""
-
-
-def echo(*lines: str) -> None:
-    """Print ``lines`` to stdout, one per line, flushed (progress of a long command)."""
-    print(*lines, sep="\n", flush=True)
 
 
 class Command:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hybridfer._messages import plain_json, plain_repr
+from hybridfer._messages import echo, plain_json, plain_repr
 from hybridfer.predict.expects import format_info, pipeline_info
 from hybridfer.predict.saved import load_pipeline
 
@@ -459,10 +459,6 @@ def _predict_batch(
 # --------------------------------------------------------------------------------------------
 
 
-def _echo(*lines: str) -> None:
-    print(*lines, sep="\n", flush=True)
-
-
 def run_predict(
     pipeline: str | os.PathLike,
     inputs: Sequence[str | os.PathLike] = (),
@@ -510,7 +506,7 @@ def run_predict(
     model, metadata = load_pipeline(pipeline, "pipeline file")
     details = pipeline_info(model, metadata)
     if info:
-        _echo(format_info(details, pipeline))
+        echo(format_info(details, pipeline))
         return details
     if not inputs:
         raise PredictInputError(
@@ -524,7 +520,7 @@ def run_predict(
     image = details["image"]
     size = "any size" if image["resizes"] else "x".join(map(str, image.get("shape") or "?"))
     classes = details["classes"] or []
-    _echo(
+    echo(
         f"pipeline: {details['pipeline']} ({len(classes)} classes, {size} "
         f"{image.get('color') or 'gray'} images); {len(src)} image{'' if len(src) == 1 else 's'} to predict"
     )
@@ -538,7 +534,7 @@ def run_predict(
     report = predict_to_csv(
         model, src, output, metadata=metadata, batch_size=batch_size, progress=progress
     )
-    _echo(report.summary())
+    echo(report.summary())
     if report.n_predicted == 0:
         raise AllImagesFailedError(
             f"none of the {report.n_images} images could be read (first error: "
