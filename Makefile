@@ -23,7 +23,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check hybridfer tests benchmarks
+	$(VENV)/bin/ruff check hybridfer tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
