@@ -6,6 +6,9 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 # torch and torchvision are pinned to the releases this project is tested with.
 TORCH := torch==2.14.1 torchvision==0.29.1
+# MTCNN, the default face detector: its wheel carries the weights; its metadata pins torch<2.3
+# and numpy<2, yet its MTCNN runs on the torch and numpy above, so it goes in without its deps.
+FACENET := facenet-pytorch==2.6.0
 
 .PHONY: demo test lint bench clean
 
@@ -14,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(FACENET)
 	touch $@
 
 demo: $(VENV)/.installed
