@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hybridfer._messages import plain_repr
 
@@ -88,8 +89,37 @@ class ImageReadError(ValueError):
     """An image file exists but cannot be decoded (corrupt, truncated or not an image)."""
 
 
+#: Pillow modes decoded as grayscale when ``color=None``.
+_GRAY_MODES = ("1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+#: Pillow modes holding 16 (or 32) bits per pixel, scaled to 8 bits by their high byte.
+_WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _decoded(im: Image.Image) -> Image.Image:
+    """An opened image upright, on 8 bits, with any transparency composited on white."""
+    try:
+        im = ImageOps.exif_transpose(im)
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error):
+        pass  # unreadable EXIF: the pixels are still the picture, as stored
+    if im.mode in _WIDE_MODES:
+        # convert("L") clips at 255 (a 16-bit PNG would come out nearly all white): keep
+        # the high byte of the 16-bit range instead, as libpng's 16-to-8 reduction does
+        wide = np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+        im = Image.fromarray((wide >> 8).astype(np.uint8))
+    elif im.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return im
+
+
 def read_image(path: str | os.PathLike, color: str | None = "gray") -> np.ndarray:
     """Decode one image file to a uint8 array.
+
+    The picture is returned upright (its EXIF orientation applied, as a phone camera
+    records it); 16-bit images (and 32-bit integer ones, clipped to 16 bits) are scaled to
+    8 bits by their full range (``value >> 8``: 65535 becomes 255), not clipped;
+    transparent pixels (RGBA, LA, palette or colour-key transparency) are composited on
+    white.
 
     Parameters
     ----------
@@ -111,7 +141,9 @@ def read_image(path: str | os.PathLike, color: str | None = "gray") -> np.ndarra
     try:
         with Image.open(path) as im:
             im.load()
-            if color == "gray" or (color is None and im.mode in ("L", "LA", "I", "I;16", "F", "1")):
+            gray = im.mode in _GRAY_MODES
+            im = _decoded(im)
+            if color == "gray" or (color is None and gray):
                 im = im.convert("L")
             else:
                 im = im.convert("RGB")

@@ -21,10 +21,11 @@ from tools.data_root import data_root as _data_root_rule  # noqa: E402
 
 
 def real_data_root() -> Path | None:
-    """The folder with fer2013/ and ckplus48/ (tools/data_root.py: $HYBRIDFER_DATA, else
-    ../shared/data), or None when it holds neither."""
+    """The folder with fer2013/, ckplus48/ and jaffe/ (tools/data_root.py: $HYBRIDFER_DATA,
+    else ../shared/data), or None when it holds none of them."""
     root = _data_root_rule()
-    return root if (root / "fer2013").is_dir() or (root / "ckplus48").is_dir() else None
+    found = any((root / name).is_dir() for name in ("fer2013", "ckplus48", "jaffe"))
+    return root if found else None
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,11 @@ def fer2013_root(data_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def ckplus_root(data_root: Path) -> Path:
     return _real_folder(data_root, "ckplus48", "CK+48 folder")
+
+
+@pytest.fixture(scope="session")
+def jaffe_root(data_root: Path) -> Path:
+    return _real_folder(data_root, "jaffe", "JAFFE folder")
 
 
 @pytest.fixture

@@ -164,11 +164,10 @@ def test_bad_parameters_are_named(params, match):
 
 # -- JAFFE: full 128x128 frames with hair and background ----------------------------------
 @pytest.fixture(scope="module")
-def jaffe_frames(data_root) -> list[str]:
-    root = data_root / "jaffe"
-    if not root.is_dir():
-        pytest.skip(f"JAFFE frames not found under {data_root}")
-    frames = sorted(str(p) for p in root.iterdir() if p.suffix.lower() in (".png", ".tiff", ".tif"))
+def jaffe_frames(jaffe_root) -> list[str]:
+    frames = sorted(
+        str(p) for p in jaffe_root.iterdir() if p.suffix.lower() in (".png", ".tiff", ".tif")
+    )
     by_poser: dict[str, list[str]] = {}
     for frame in frames:
         by_poser.setdefault(Path(frame).name.split(".")[0], []).append(frame)

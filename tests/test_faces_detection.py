@@ -13,6 +13,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from hybridfer.data import load_jaffe
 from hybridfer.faces.detection import (
     BACKENDS,
     LANDMARK_NAMES,
@@ -280,12 +281,8 @@ def test_iou_values():
 
 
 @pytest.fixture(scope="module")
-def jaffe_frames(data_root: Path) -> list[np.ndarray]:
-    folder = data_root / "jaffe"
-    paths = sorted(folder.glob("*.png")) + sorted(folder.glob("*.tif*"))
-    if not paths:
-        pytest.skip(f"JAFFE frames not found under {folder}")
-    return [np.asarray(Image.open(p).convert("L")) for p in paths]
+def jaffe_frames(jaffe_root: Path) -> list[np.ndarray]:
+    return list(load_jaffe(jaffe_root).images)
 
 
 @pytest.mark.realdata

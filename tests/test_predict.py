@@ -30,6 +30,19 @@ from hybridfer.predict import (
 )
 
 CONFIG = tiny_config(n_trials=1)
+#: The columns of hybridfer predict's face layout before the label.
+FACE_LAYOUT = [
+    "path",
+    "frame",
+    "time_s",
+    "face",
+    "track",
+    "box_x",
+    "box_y",
+    "box_w",
+    "box_h",
+    "score",
+]
 
 
 class ResizeFlatten(TransformerMixin, BaseEstimator):
@@ -109,11 +122,22 @@ def test_folder_with_a_corrupt_image(saved, faces, tmp_path, capsys):
     good = [r for r in rows if not r["error"]]
     assert {Path(r["path"]).name for r in good} == {f"face{i}.png" for i in range(5)}
     classes = sorted(set(faces.y))
-    assert list(rows[0]) == ["path", "label", *[f"proba_{c}" for c in classes], "error"]
+    probas = [f"proba_{c}" for c in classes]
+    # one row per face; an image of the pipeline's size (32x32) is one face, the whole image
+    assert list(rows[0]) == [*FACE_LAYOUT, "label", *probas, "error"]
+    assert {(r["box_x"], r["box_w"], r["box_h"], r["face"]) for r in good} == {
+        ("0.0", "32.0", "32.0", "0")
+    }
     model = joblib.load(saved / "pipeline.joblib")
     by_name = {Path(r["path"]).name: r["label"] for r in good}
     expected = model.predict(faces.images[:5])
     assert [by_name[f"face{i}.png"] for i in range(5)] == list(expected)
+    # --faces none: one row per image, the layout of earlier versions, the same labels
+    args = ["predict", str(saved / "pipeline.joblib"), str(folder), "-o", str(out)]
+    assert main([*args, "--faces", "none"]) == 0
+    plain = read_rows(out)
+    assert list(plain[0]) == ["path", "label", *probas, "error"]
+    assert [(r["path"], r["label"]) for r in plain] == [(r["path"], r["label"]) for r in rows]
 
 
 def test_probabilities_sum_to_one_and_match_the_label(saved, faces, tmp_path):
@@ -184,11 +208,16 @@ def test_a_size_the_pipeline_refuses_names_the_file(saved, faces, tmp_path, caps
     folder = image_folder(tmp_path, faces, n=3, corrupt=False)
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(folder / "zz_big.png")
     out = tmp_path / "o.csv"
-    code = main(["predict", str(saved / "pipeline.joblib"), str(folder), "-o", str(out)])
-    assert code == 2
+    args = ["predict", str(saved / "pipeline.joblib"), str(folder), "-o", str(out)]
+    assert main([*args, "--faces", "none"]) == 2
     line = one_error_line(capsys)
     assert "zz_big.png' is 40x40 but the pipeline expects 32x32" in line
     assert not out.exists()  # nothing half-written
+    # by default the faces of other sizes are searched for: a blank 40x40 has none
+    assert main([*args, "--no-progress"]) == 0
+    assert "1 image/frame without a face found" in capsys.readouterr().out
+    big = [r for r in read_rows(out) if r["path"].endswith("zz_big.png")]
+    assert big[0]["error"].startswith("no face of at least 20x20 pixels found")
 
 
 def test_a_resizing_pipeline_takes_any_size(faces, tmp_path):
@@ -215,6 +244,21 @@ def test_no_predict_proba_says_so_once(faces, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "svc.joblib"), str(folder), "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert err.count("no predict_proba") == 1
+    assert list(read_rows(out)[0]) == [*FACE_LAYOUT, "label", "error"]
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "svc.joblib"),
+                str(folder),
+                "-o",
+                str(out),
+                "--faces",
+                "none",
+            ]
+        )
+        == 0
+    )
     assert list(read_rows(out)[0]) == ["path", "label", "error"]
 
 

@@ -1,7 +1,7 @@
 """Where the tests and the benchmarks find the real FER data: one rule for both.
 
 ``$HYBRIDFER_DATA`` when it is set and not empty, else ``../shared/data`` beside the
-checkout. The folder holds ``fer2013/`` and ``ckplus48/``. The ``hybridfer`` package itself
+checkout. The folder holds ``fer2013/``, ``ckplus48/`` and ``jaffe/``. The ``hybridfer`` package itself
 knows no default data folder.
 """
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def data_root(arg: str | os.PathLike | None = None) -> Path:
-    """The folder holding ``fer2013/`` and ``ckplus48/``: ``arg`` when given, else
+    """The folder holding ``fer2013/``, ``ckplus48/`` and ``jaffe/``: ``arg`` when given, else
     ``$HYBRIDFER_DATA``, else ``../shared/data`` beside the checkout (it may not exist)."""
     if arg:
         return Path(arg)

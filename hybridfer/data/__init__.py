@@ -1,10 +1,11 @@
-"""Loading FER data: image folders, FER2013, CK+48, synthetic faces, honest splits, and named
-evaluation protocols (honest and the papers' leaky ones)."""
+"""Loading FER data: image folders, FER2013, CK+48, JAFFE, synthetic faces and scenes, honest
+splits, and named evaluation protocols (honest and the papers' leaky ones)."""
 
 from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
 from hybridfer.data.dataset import FERDataset, is_dataset
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
+from hybridfer.data.jaffe import JAFFE_CODES, load_jaffe
 from hybridfer.data.protocols import (
     PROTOCOLS,
     OfficialSplit,
@@ -22,6 +23,7 @@ from hybridfer.data.protocols import (
     random_split_811,
     subject_kfold,
 )
+from hybridfer.data.scenes import FaceScenes, make_face_scenes, scene_backgrounds
 from hybridfer.data.sequences import (
     FrameWindows,
     PerFrame,
@@ -41,6 +43,8 @@ from hybridfer.data.synthetic import make_faces
 
 __all__ = [
     "CKPLUS_CLASSES",
+    "JAFFE_CODES",
+    "FaceScenes",
     "PROTOCOLS",
     "OfficialSplit",
     "OversampleThenSplit",
@@ -71,10 +75,13 @@ __all__ = [
     "list_image_folder",
     "load_ckplus48",
     "load_fer2013",
+    "load_jaffe",
     "load_image_folder",
     "make_cv",
+    "make_face_scenes",
     "make_faces",
     "make_frame_windows",
     "parse_groups",
+    "scene_backgrounds",
     "usage_split",
 ]

@@ -1,18 +1,19 @@
 """Predicting new images with a fitted pipeline, to a CSV with one row per image.
 
-:class:`PredictInputs` holds what to predict: image files (folders are searched recursively)
-or the rows of a FER2013 CSV; its :meth:`~PredictInputs.batches` decodes them batch by batch,
-whichever they are. :func:`predict_to_csv` applies a pipeline to them and writes one CSV row
-per image: where it came from, the predicted label and one column per class probability. An
-image that cannot be read becomes a row with its ``error`` and no prediction; the run goes on.
-:func:`run_predict` is ``hybridfer predict``: it loads the pipeline file first.
+:class:`PredictInputs` holds what to predict: image files (folders are searched recursively,
+for videos too when asked) or the rows of a FER2013 CSV; its :meth:`~PredictInputs.batches`
+decodes images batch by batch, whichever they are. :func:`predict_to_csv` applies a pipeline
+to them and writes one CSV row per image: where it came from, the predicted label and one
+column per class probability. An image that cannot be read becomes a row with its ``error``
+and no prediction; the run goes on. This is ``hybridfer predict``'s layout for FER2013 CSVs
+and ``--faces none``; :mod:`hybridfer.predict.faces` finds the faces in photos and videos
+(one row per face) and holds :func:`~hybridfer.predict.faces.run_predict`.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hybridfer._messages import echo, plain_json, plain_repr
-from hybridfer.predict.expects import format_info, pipeline_info
-from hybridfer.predict.saved import load_pipeline
+from hybridfer._messages import plain_json, plain_repr
+from hybridfer.predict.expects import pipeline_info
 
 __all__ = [
     "AllImagesFailedError",
@@ -35,7 +35,6 @@ __all__ = [
     "PredictReport",
     "collect_inputs",
     "predict_to_csv",
-    "run_predict",
 ]
 
 
@@ -159,7 +158,10 @@ class PredictInputs:
 
 
 def collect_inputs(
-    inputs: Sequence[str | os.PathLike], usage: Sequence[str] | None = None
+    inputs: Sequence[str | os.PathLike],
+    usage: Sequence[str] | None = None,
+    *,
+    videos: bool = False,
 ) -> PredictInputs:
     """Image files from folders (searched recursively), files, or one FER2013 CSV.
 
@@ -169,6 +171,10 @@ def collect_inputs(
         Image folders, image files, or one FER2013 CSV (then the only input).
     usage : sequence of str, optional
         For a FER2013 CSV: only the rows of these usages (e.g. ``["PrivateTest"]``).
+    videos : bool, default=False
+        Also take the video files of folders (:data:`hybridfer.video.VIDEO_SUFFIXES`); they
+        join :attr:`PredictInputs.paths`, in the same sorted order. Files given by name are
+        taken whatever their suffix.
 
     Returns
     -------
@@ -181,7 +187,9 @@ def collect_inputs(
         found.
     """
     from hybridfer.images import IMAGE_SUFFIXES
+    from hybridfer.video import VIDEO_SUFFIXES
 
+    suffixes = IMAGE_SUFFIXES + (VIDEO_SUFFIXES if videos else ())
     if not inputs:
         raise PredictInputError("no inputs given: pass image folders, image files or a CSV")
     csvs = [os.fspath(p) for p in inputs if os.fspath(p).lower().endswith(".csv")]
@@ -200,7 +208,7 @@ def collect_inputs(
             found = sorted(
                 os.fspath(f)
                 for f in p.rglob("*")
-                if f.suffix.lower() in IMAGE_SUFFIXES
+                if f.suffix.lower() in suffixes
                 and f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
@@ -211,9 +219,14 @@ def collect_inputs(
             out.paths.append(os.fspath(p))
     if not len(out):
         where = ", ".join(repr(os.fspath(p)) for p in inputs)
+        looked = f"{', '.join(IMAGE_SUFFIXES)} files"
+        if videos:
+            looked = (
+                f"photos ({', '.join(IMAGE_SUFFIXES)}) and videos ({', '.join(VIDEO_SUFFIXES)})"
+            )
         raise PredictInputError(
-            f"no input images found in {where} (looked for {', '.join(IMAGE_SUFFIXES)} files, "
-            "recursively)" + (f" with usage {list(usage)}" if usage else "")
+            f"no input images found in {where} (looked for {looked}, recursively)"
+            + (f" with usage {list(usage)}" if usage else "")
         )
     return out
 
@@ -244,6 +257,17 @@ def _read_csv_input(out: PredictInputs, path: Path, usage: Sequence[str] | None)
 # --------------------------------------------------------------------------------------------
 # predicting
 # --------------------------------------------------------------------------------------------
+
+
+def size_refused(
+    name: str, shape: Sequence[int], expected: Sequence[int], hint: str = ""
+) -> PredictInputError:
+    """The error for an image whose size a pipeline that does not resize refuses."""
+    return PredictInputError(
+        f"image {name!r} is {shape[0]}x{shape[1]} but the pipeline expects "
+        f"{expected[0]}x{expected[1]} images and does not resize them; resize the inputs (or "
+        f"use a pipeline that resizes, e.g. a deep extractor with input_size){hint}"
+    )
 
 
 @dataclass
@@ -428,12 +452,7 @@ def _predict_batch(
             results[i] = (None, None, error)
             continue
         if expected is not None and list(img.shape[:2]) != list(expected[:2]):
-            raise PredictInputError(
-                f"image {names[i]!r} is {img.shape[0]}x{img.shape[1]} but the pipeline "
-                f"expects {expected[0]}x{expected[1]} images and does not resize them; "
-                "resize the inputs (or use a pipeline that resizes, e.g. a deep extractor "
-                "with input_size)"
-            )
+            raise size_refused(names[i], img.shape, expected)
         by_shape.setdefault(tuple(img.shape), []).append(i)
     for idx in by_shape.values():
         X = np.stack([decoded[i][0] for i in idx])
@@ -452,92 +471,3 @@ def _predict_batch(
         for k, i in enumerate(idx):
             results[i] = (plain_json(labels[k]), None if P is None else P[k], None)
     return results
-
-
-# --------------------------------------------------------------------------------------------
-# hybridfer predict
-# --------------------------------------------------------------------------------------------
-
-
-def run_predict(
-    pipeline: str | os.PathLike,
-    inputs: Sequence[str | os.PathLike] = (),
-    *,
-    output: str | os.PathLike = "predictions.csv",
-    info: bool = False,
-    usage: Sequence[str] | None = None,
-    batch_size: int = 256,
-    progress: bool = True,
-) -> PredictReport | dict[str, Any]:
-    """``hybridfer predict``: apply a saved pipeline file to image folders, files or a FER2013
-    CSV and write one row per image to ``output``, printing what it does.
-
-    Parameters
-    ----------
-    pipeline : path
-        A pipeline file (see :func:`~hybridfer.predict.load_pipeline`).
-    inputs : sequence of paths
-        Image folders (searched recursively), image files, or one FER2013 CSV.
-    output : path, default="predictions.csv"
-        The CSV to write (see :func:`predict_to_csv`).
-    info : bool, default=False
-        Print the pipeline's metadata (:func:`~hybridfer.predict.format_info`) instead.
-    usage : sequence of str, optional
-        For a FER2013 CSV: only the rows of these usages.
-    batch_size : int, default=256
-        Images decoded and predicted at once.
-    progress : bool, default=True
-        A progress bar on stderr (when stderr is a terminal).
-
-    Returns
-    -------
-    PredictReport, or with ``info`` the dict of :func:`~hybridfer.predict.pipeline_info`.
-
-    Raises
-    ------
-    PipelineFileError
-        ``pipeline`` is missing or not a pipeline.
-    PredictInputError
-        No inputs (without ``info``), ``output`` is a folder, or the inputs cannot be
-        predicted (see :func:`predict_to_csv`).
-    AllImagesFailedError
-        No image could be read.
-    """
-    model, metadata = load_pipeline(pipeline, "pipeline file")
-    details = pipeline_info(model, metadata)
-    if info:
-        echo(format_info(details, pipeline))
-        return details
-    if not inputs:
-        raise PredictInputError(
-            "predict needs INPUTS: image folders, image files or a FER2013 CSV (or --info)"
-        )
-    if Path(output).is_dir():
-        raise PredictInputError(
-            f"-o {os.fspath(output)!r} is a folder; expected the CSV file to write"
-        )
-    src = collect_inputs(inputs, usage)
-    image = details["image"]
-    size = "any size" if image["resizes"] else "x".join(map(str, image.get("shape") or "?"))
-    classes = details["classes"] or []
-    echo(
-        f"pipeline: {details['pipeline']} ({len(classes)} classes, {size} "
-        f"{image.get('color') or 'gray'} images); {len(src)} image{'' if len(src) == 1 else 's'} to predict"
-    )
-    if not details["probabilities"]:
-        print(
-            "hybridfer predict: note: the pipeline has no predict_proba: the output has labels "
-            "only, no probability columns",
-            file=sys.stderr,
-            flush=True,
-        )
-    report = predict_to_csv(
-        model, src, output, metadata=metadata, batch_size=batch_size, progress=progress
-    )
-    echo(report.summary())
-    if report.n_predicted == 0:
-        raise AllImagesFailedError(
-            f"none of the {report.n_images} images could be read (first error: "
-            f"{report.first_error}); the errors are in {os.fspath(report.output)}"
-        )
-    return report
