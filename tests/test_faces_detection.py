@@ -301,3 +301,17 @@ def test_jaffe_faces_with_eyes_inside(backend, min_found, min_eyes, jaffe_frames
     assert found >= min_found, f"{backend}: a face in {found} of 213 frames"
     assert with_eyes >= min_eyes, f"{backend}: both eyes inside the box in {with_eyes} frames"
     assert sum(len(r) > 1 for r in results) <= 2  # one poser per frame
+
+
+def test_haar_drops_faces_below_its_default_threshold():
+    pytest.importorskip("cv2")
+    from skimage import data
+
+    from hybridfer.faces.haar import DEFAULT_THRESHOLD
+
+    coins = np.stack([data.coins()] * 3, axis=-1)  # many face-like false positives at score 0
+    every = make_detector("haar", threshold=0.0).detect_image(coins)
+    kept = make_detector("haar").detect_image(coins)
+    assert len(every) > len(kept)
+    assert all(f.score >= DEFAULT_THRESHOLD for f in kept)
+    assert {f.box for f in kept} <= {f.box for f in every}
