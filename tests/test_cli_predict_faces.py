@@ -138,7 +138,7 @@ def test_bad_inputs_become_rows_naming_the_file_and_the_problem(pipe, astronaut,
         assert by_name[name]["label"] == "" and by_name[name]["box_w"] == ""
     # no file at all can be read: exit status 1, the errors still written
     assert main(["predict", pipe, str(data / "empty.mp4"), "-o", str(out)]) == 1
-    assert "none of the 1 videos could be read" in one_error_line(capsys)
+    assert "the video could not be read" in one_error_line(capsys)
     assert "the file is empty" in read_rows(out)[0]["error"]
 
 

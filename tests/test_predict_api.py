@@ -72,7 +72,7 @@ def test_run_predict_errors(faces, model, tmp_path, capsys):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.png").write_bytes(b"junk")
-    with pytest.raises(AllImagesFailedError, match="none of the 1 images could be read"):
+    with pytest.raises(AllImagesFailedError, match="the image could not be read"):
         run_predict(path, [bad], output=tmp_path / "out.csv", progress=False)
     assert "predicted 0 of 1 images" in capsys.readouterr().out
 

@@ -12,7 +12,7 @@ import numpy as np
 from hybridfer.data.dataset import FERDataset
 from hybridfer.images import IMAGE_SUFFIXES, check_path, read_images, stack_images
 
-__all__ = ["list_image_folder", "load_image_folder", "parse_groups"]
+__all__ = ["dataset_from_files", "list_image_folder", "load_image_folder", "parse_groups"]
 
 
 def list_image_folder(
@@ -117,14 +117,39 @@ def load_image_folder(
     """
     paths, labels, classes = list_image_folder(root, classes)
     groups = parse_groups(paths, group_pattern) if group_pattern else None
+    return dataset_from_files(
+        paths,
+        labels,
+        classes,
+        groups=groups,
+        name=name or Path(root).name,
+        color=color,
+        lazy=lazy,
+        n_jobs=n_jobs,
+    )
+
+
+def dataset_from_files(
+    paths: Sequence[str],
+    labels: Sequence[str],
+    classes: Sequence[str],
+    *,
+    groups: Sequence[str] | np.ndarray | None,
+    name: str,
+    color: str = "gray",
+    lazy: bool = False,
+    n_jobs: int | None = None,
+) -> FERDataset:
+    """A :class:`FERDataset` over image files: decoded now (one stacked array; the first
+    file of another size is named), or kept as paths when ``lazy``."""
     images = None
     if not lazy:
         images = stack_images(read_images(paths, color=color, n_jobs=n_jobs), paths)
     return FERDataset(
         images=images,
         labels=np.asarray(labels),
-        classes=classes,
+        classes=tuple(classes),
         paths=np.asarray(paths),
-        groups=groups,
-        name=name or Path(root).name,
+        groups=None if groups is None else np.asarray(groups),
+        name=name,
     )

@@ -13,12 +13,11 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
-
 from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.fer2013 import FER2013_CLASSES
-from hybridfer.images import check_path, read_images, stack_images
+from hybridfer.data.folders import dataset_from_files
+from hybridfer.images import check_path
 
 __all__ = ["JAFFE_CODES", "JAFFE_PATTERN", "JAFFE_SUFFIXES", "load_jaffe"]
 
@@ -126,14 +125,13 @@ def load_jaffe(
     if not root.is_dir():
         raise NotADirectoryError(f"JAFFE folder {os.fspath(root)!r} is not a directory")
     paths, labels, posers = _jaffe_files(root)
-    images = None
-    if not lazy:
-        images = stack_images(read_images(paths, color=color, n_jobs=n_jobs), paths)
-    return FERDataset(
-        images=images,
-        labels=np.asarray(labels),
-        classes=FER2013_CLASSES,
-        paths=np.asarray(paths),
-        groups=np.asarray(posers),
+    return dataset_from_files(
+        paths,
+        labels,
+        FER2013_CLASSES,
+        groups=posers,
         name="jaffe",
+        color=color,
+        lazy=lazy,
+        n_jobs=n_jobs,
     )

@@ -366,7 +366,7 @@ def run_predict(
         echo(report.summary())
         if report.n_predicted == 0:
             raise AllImagesFailedError(
-                f"none of the {report.n_images} images could be read (first error: "
+                f"{_none_read(report.n_images, 'image')} (first error: "
                 f"{report.first_error}); the errors are in {os.fspath(report.output)}"
             )
         return report
@@ -390,9 +390,14 @@ def run_predict(
         raise PredictInputError(str(exc)) from exc
     echo(report.summary())
     if report.n_failed == len(src):
-        noun = "images" if not n_videos else "videos" if not n_photos else "inputs"
+        noun = "image" if not n_videos else "video" if not n_photos else "input"
         raise AllImagesFailedError(
-            f"none of the {len(src)} {noun} could be read (first error: {report.first_error}); "
+            f"{_none_read(len(src), noun)} (first error: {report.first_error}); "
             f"the errors are in {os.fspath(report.output)}"
         )
     return report
+
+
+def _none_read(n: int, noun: str) -> str:
+    """``"the image could not be read"`` or ``"none of the 3 images could be read"``."""
+    return f"the {noun} could not be read" if n == 1 else f"none of the {n} {noun}s could be read"
