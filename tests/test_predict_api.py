@@ -80,3 +80,21 @@ def test_run_predict_errors(faces, model, tmp_path, capsys):
 def test_plain_json():
     value = {1: (np.int64(2), {np.str_("a"), "b"}), "p": [np.array([1.5])]}
     assert plain_json(value) == {"1": [2, ["a", "b"]], "p": [[1.5]]}
+
+
+def test_what_a_frozen_extractor_expects_is_read_through_it(faces, model):
+    from sklearn.frozen import FrozenEstimator
+
+    from hybridfer.predict import inspect_pipeline
+
+    frozen = Pipeline(
+        [
+            ("features", FrozenEstimator(model.named_steps["features"])),
+            ("classifier", LogisticRegression(max_iter=200)),
+        ]
+    ).fit(faces.X, faces.y)
+    plain, through = inspect_pipeline(model), inspect_pipeline(frozen)
+    for key in ("shape", "resizes", "color", "color_known"):
+        assert through[key] == plain[key], key
+    assert through["shape"] == [32, 32] and through["color"] == "gray"
+    assert through["steps"] == "FrozenEstimator(HOGFeatures) -> LogisticRegression"

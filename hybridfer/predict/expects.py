@@ -21,9 +21,12 @@ __all__ = ["format_info", "inspect_pipeline", "pipeline_info"]
 
 def _image_steps(model: Any) -> list[Any]:
     """The transformers that receive the images: the first step of (nested) pipelines, the
-    parts of feature unions."""
+    parts of feature unions, what a FrozenEstimator wraps."""
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    if isinstance(model, FrozenEstimator):
+        return _image_steps(model.estimator)
     if isinstance(model, Pipeline):
         return _image_steps(model.steps[0][1])
     if isinstance(model, FeatureUnion):
@@ -32,8 +35,11 @@ def _image_steps(model: Any) -> list[Any]:
 
 
 def _step_names(model: Any) -> str:
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    if isinstance(model, FrozenEstimator):
+        return f"FrozenEstimator({_step_names(model.estimator)})"
     if isinstance(model, Pipeline):
         return " -> ".join(_step_names(s) for _, s in model.steps)
     if isinstance(model, FeatureUnion):
