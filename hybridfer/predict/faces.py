@@ -8,11 +8,12 @@ each face gets a track id (:class:`~hybridfer.faces.IoUTracker`), and a track's
 probabilities can be smoothed over a window of frames. An image whose size is the pipeline's
 own is taken whole (a FER2013-like crop needs no detection).
 
-:func:`predict_faces_to_csv` writes those rows to a CSV (atomically) with, when asked,
-annotated copies (:mod:`~hybridfer.predict.annotate`) and probability timelines
-(:mod:`~hybridfer.predict.timeline`). :func:`run_predict` is ``hybridfer predict``: photos
-and videos get the face layout; FER2013 CSVs and ``--faces none`` keep the per-image layout
-of :func:`~hybridfer.predict.predict_to_csv`.
+:func:`~hybridfer.predict.run.predict_faces_to_csv` writes those rows to a CSV
+(atomically) with, when asked, annotated copies (:mod:`~hybridfer.predict.annotate`) and
+probability timelines (:mod:`~hybridfer.predict.timeline`);
+:func:`~hybridfer.predict.run.run_predict` is ``hybridfer predict``: photos and videos get
+the face layout; FER2013 CSVs and ``--faces none`` keep the per-image layout of
+:func:`~hybridfer.predict.predict_to_csv`.
 """
 
 from __future__ import annotations

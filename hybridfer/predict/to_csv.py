@@ -7,7 +7,7 @@ to them and writes one CSV row per image: where it came from, the predicted labe
 column per class probability. An image that cannot be read becomes a row with its ``error``
 and no prediction; the run goes on. This is ``hybridfer predict``'s layout for FER2013 CSVs
 and ``--faces none``; :mod:`hybridfer.predict.faces` finds the faces in photos and videos
-(one row per face) and holds :func:`~hybridfer.predict.faces.run_predict`.
+(one row per face), and :func:`~hybridfer.predict.run.run_predict` is the command.
 """
 
 from __future__ import annotations
