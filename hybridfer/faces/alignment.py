@@ -48,7 +48,7 @@ FER2013_FACE_BOX
 
 Derived with::
 
-    HYBRIDFER_DATA=../shared/data python tools/derive_face_template.py --n 3000 --seed 0 \\
+    HYBRIDFER_DATA=/path/to/data python tools/derive_face_template.py --n 3000 --seed 0 \\
         --pad 0.25
 """
 
