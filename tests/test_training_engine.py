@@ -324,6 +324,38 @@ def test_auto_precision_and_channels_last_follow_the_cpu():
     assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) == native
 
 
+@pytest.mark.parametrize(
+    "cap, native",
+    [
+        (None, True),
+        ("AVX2", False),
+        ("avx2", False),
+        ("AVX512_CORE", False),
+        ("avx512_core_bf16", True),
+        ("AVX512_CORE_AMX", True),
+    ],
+)
+def test_a_onednn_cap_below_bf16_makes_auto_choose_float32(monkeypatch, cap, native):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU leaves bf16 emulated (about 30x slower than
+    float32): auto precision and memory format then follow the capped kernels, not the CPU's
+    flags."""
+    from hybridfer.nn import devices
+
+    monkeypatch.setattr(devices, "_hardware_bf16", lambda: True)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    cpu = torch.device("cpu")
+    assert devices.cpu_has_native_bf16() is native
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) is native
+    assert f"oneDNN {cap.upper() if cap else 'uncapped'}" in devices.cpu_capability()
+    monkeypatch.setattr(devices, "_hardware_bf16", lambda: False)
+    assert devices.cpu_has_native_bf16() is False
+
+
 def test_training_from_files_equals_training_from_arrays(tmp_path):
     from PIL import Image
 

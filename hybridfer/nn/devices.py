@@ -37,6 +37,9 @@ __all__ = [
     "autocast",
     "cpu_capability",
     "cpu_has_native_bf16",
+    "kernel_isa",
+    "onednn_max_isa",
+    "ONEDNN_BF16_ISAS",
     "deterministic_mode",
     "model_channels_last",
     "resolve_device",
@@ -73,18 +76,61 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16).
+#: oneDNN's ISA caps (``ONEDNN_MAX_CPU_ISA``) from which it runs bfloat16 convolutions and
+#: matrix products natively. Below them it emulates bf16: measured with torch 2.14 on an
+#: AVX-512 BF16 CPU (2 threads, a 96-channel 3x3 convolution on 64x24x24), bf16 autocast ran
+#: at 235-263 GFLOP/s unrestricted and with ``ATEN_CPU_CAPABILITY=avx2`` alone, but at 4.3
+#: GFLOP/s under ``ONEDNN_MAX_CPU_ISA=AVX2`` (float32: 105-138 GFLOP/s in every case).
+ONEDNN_BF16_ISAS = frozenset(
+    {
+        "ALL",
+        "DEFAULT",
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX10_1_512",
+        "AVX512_CORE_AMX",
+        "AVX10_1_512_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512_AMX_FP16",
+        "AVX10_2_512",
+        "AVX10_2_512_AMX_2",
+    }
+)
 
-    Asked of torch's CPU feature detection (the same that picks oneDNN's kernels), with the
-    kernel's CPU flags as a fallback where torch does not expose it.
-    """
+
+@functools.cache
+def _hardware_bf16() -> bool:
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     found = [getattr(torch.cpu, name, None) for name in checks]
     if all(f is not None for f in found):
         return bool(any(f() for f in found))
     return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})  # pragma: no cover
+
+
+def onednn_max_isa() -> str | None:
+    """The cap on oneDNN's instruction set (``ONEDNN_MAX_CPU_ISA``, or the older
+    ``DNNL_MAX_CPU_ISA``), upper-cased; None when no cap is set."""
+    value = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return value.strip().upper() if value and value.strip() else None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU's kernels compute bfloat16 natively: the CPU has AVX512-BF16 or
+    AMX-BF16 (torch's CPU feature detection, with the kernel's CPU flags as a fallback) and
+    oneDNN is not capped below them (:func:`onednn_max_isa`, :data:`ONEDNN_BF16_ISAS`).
+
+    With ``ONEDNN_MAX_CPU_ISA=AVX2`` a bf16 CPU behaves as an AVX2 one and this is False, so
+    ``precision="auto"`` and ``channels_last="auto"`` choose float32 there.
+    """
+    isa = onednn_max_isa()
+    return _hardware_bf16() and (isa is None or isa in ONEDNN_BF16_ISAS)
+
+
+def kernel_isa() -> str:
+    """The instruction sets the kernels may use, for benchmark headers: ATen's
+    (``ATEN_CPU_CAPABILITY`` caps it) and oneDNN's cap (``ONEDNN_MAX_CPU_ISA``)."""
+    isa = onednn_max_isa()
+    return f"ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN {isa or 'uncapped'}"
 
 
 def cpu_capability() -> str:
@@ -101,12 +147,16 @@ def cpu_capability() -> str:
                     break
     except OSError:
         pass
-    simd = torch.backends.cpu.get_cpu_capability()
     amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-    bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16 (float32 is faster)"
+    if cpu_has_native_bf16():
+        bf16 = "native bf16"
+    elif _hardware_bf16():
+        bf16 = "bf16 in the CPU but not in the capped kernels (float32 is faster)"
+    else:
+        bf16 = "no native bf16 (float32 is faster)"
     return (
         f"{model}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-        f"{simd}{' + AMX' if amx else ''}, {bf16}"
+        f"kernels: {kernel_isa()}{' + AMX' if amx else ''}, {bf16}"
     )
 
 
