@@ -62,6 +62,14 @@ def jaffe_root(data_root: Path) -> Path:
 
 
 @pytest.fixture
+def astronaut() -> np.ndarray:
+    """``skimage.data.astronaut()``: a real 512x512 RGB photograph with one face."""
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 

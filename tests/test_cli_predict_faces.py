@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skimage.data
 from _helpers import one_error_line
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
@@ -38,11 +37,6 @@ def pipe(train, tmp_path_factory):
     path = tmp_path_factory.mktemp("pipe") / "pipeline.joblib"
     save_pipeline(model, path, pipeline_metadata(model, train.X, train.y, label="hog/logreg"))
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    return skimage.data.astronaut()
 
 
 def write_clip(path: Path, astronaut: np.ndarray, n: int = 10, fps: float = 10) -> Path:

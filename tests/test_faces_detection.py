@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skimage.data
 from PIL import Image
 
 from hybridfer.data import load_jaffe
@@ -28,11 +27,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: skimage.data.astronaut()'s face, (x, y, w, h), as MTCNN finds it.
 ASTRONAUT_BOX = (181.0, 62.0, 87.0, 110.0)
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return skimage.data.astronaut()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import skimage.data
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
@@ -37,11 +36,6 @@ def model():
     return Pipeline(
         [("features", HOGFeatures()), ("classifier", LogisticRegression(max_iter=300))]
     ).fit(faces.X, faces.y)
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    return skimage.data.astronaut()
 
 
 def face_patch(astronaut, scale=1.0):

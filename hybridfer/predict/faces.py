@@ -29,7 +29,12 @@ import numpy as np
 from hybridfer._messages import one_line, plain_json, plain_repr
 from hybridfer.predict.expects import pipeline_info
 from hybridfer.predict.saved import load_pipeline
-from hybridfer.predict.to_csv import PredictInputError, collect_inputs, size_refused
+from hybridfer.predict.to_csv import (
+    PredictInputError,
+    collect_inputs,
+    predict_labels,
+    size_refused,
+)
 
 __all__ = [
     "FACES_MODES",
@@ -118,6 +123,7 @@ class _FaceRun:
         self.proba = bool(info["probabilities"]) and info["classes"] is not None
         self.classes = list(info["classes"]) if info["classes"] is not None else None
         self.columns = face_columns(self.classes if self.proba else None)
+        self.proba_columns = self.columns[len(FACE_COLUMNS) - 1 : -1]
         self.mode = options["faces"]
         self.select = options["select"]
         self.margin = options["margin"]
@@ -250,26 +256,19 @@ class _FaceRun:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 X = np.stack([crops[k][1] for k in chunk])
-                try:
-                    if self.proba:
-                        P = np.asarray(self.model.predict_proba(X), dtype=float)
-                        labels = np.asarray(self.classes, dtype=object)[P.argmax(axis=1)]
-                    else:
-                        P, labels = None, np.asarray(self.model.predict(X), dtype=object)
-                except ValueError as exc:
-                    raise PredictInputError(
-                        f"image {crops[chunk[0]][0]['path']!r}: the pipeline cannot predict "
-                        f"its {X.shape[1]}x{X.shape[2]} crops ({one_line(exc)})"
-                    ) from None
+                labels, P = predict_labels(
+                    self.model,
+                    X,
+                    self.proba,
+                    self.classes,
+                    f"image {crops[chunk[0]][0]['path']!r}",
+                    f"its {X.shape[1]}x{X.shape[2]} crops",
+                )
                 for j, k in enumerate(chunk):
                     row = crops[k][0]
                     row["label"] = plain_json(labels[j])
                     if P is not None:
-                        row.update(
-                            zip(
-                                self.columns[len(FACE_COLUMNS) - 1 : -1], P[j].tolist(), strict=True
-                            )
-                        )
+                        row.update(zip(self.proba_columns, P[j].tolist(), strict=True))
 
     # -- inputs --------------------------------------------------------------------------
     def photos(self, items: Iterable[_Item]) -> Iterator[list[dict[str, Any]]]:
@@ -304,7 +303,7 @@ class _FaceRun:
 
         if not rows:
             return
-        cols = self.columns[11:-1]
+        cols = self.proba_columns
         P = np.array([[r[k] for k in cols] for r in rows], dtype=float)
         S = smooth_probabilities(
             P, [r["track"] for r in rows], [r["frame"] for r in rows], self.smooth

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hybridfer._messages import plain_json, plain_repr
+from hybridfer._messages import one_line, plain_json, plain_repr
 from hybridfer.predict.expects import pipeline_info
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "PredictInputs",
     "PredictReport",
     "collect_inputs",
+    "predict_labels",
     "predict_to_csv",
 ]
 
@@ -270,6 +271,24 @@ def size_refused(
     )
 
 
+def predict_labels(
+    model: Any, X: np.ndarray, proba: bool, classes: Sequence[Any] | None, name: str, what: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(labels, probabilities)`` of one batch ``X``: with ``proba`` the most probable of
+    ``classes`` and the probabilities, else ``predict``'s labels and None. A ValueError of the
+    pipeline becomes a PredictInputError naming the input (``name``) and ``what`` it could
+    not predict."""
+    try:
+        if proba:
+            P = np.asarray(model.predict_proba(X), dtype=float)
+            return np.asarray(classes, dtype=object)[P.argmax(axis=1)], P
+        return np.asarray(model.predict(X), dtype=object), None
+    except ValueError as exc:
+        raise PredictInputError(
+            f"{name}: the pipeline cannot predict {what} ({one_line(exc)})"
+        ) from None
+
+
 @dataclass
 class PredictReport:
     """What :func:`predict_to_csv` did.
@@ -456,18 +475,7 @@ def _predict_batch(
         by_shape.setdefault(tuple(img.shape), []).append(i)
     for idx in by_shape.values():
         X = np.stack([decoded[i][0] for i in idx])
-        try:
-            if proba:
-                P = np.asarray(model.predict_proba(X), dtype=float)
-                labels = np.asarray(classes, dtype=object)[P.argmax(axis=1)]
-            else:
-                P = None
-                labels = np.asarray(model.predict(X), dtype=object)
-        except ValueError as exc:
-            raise PredictInputError(
-                f"image {names[idx[0]]!r}: the pipeline cannot predict it "
-                f"({' '.join(str(exc).split())})"
-            ) from None
+        labels, P = predict_labels(model, X, proba, classes, f"image {names[idx[0]]!r}", "it")
         for k, i in enumerate(idx):
             results[i] = (plain_json(labels[k]), None if P is None else P[k], None)
     return results
