@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from hybridfer._messages import one_line
 from hybridfer.cli.base import Command, InputError
+from hybridfer.cli.datasets import Datasets
 from hybridfer.cli.demo import Demo
 from hybridfer.cli.evaluate import Evaluate, Extract
 from hybridfer.cli.parser import UsageError, build_parser
@@ -38,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     Components(),
     Recipes(),
     Reproduce(),
+    Datasets(),
 )
 
 

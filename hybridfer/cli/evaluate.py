@@ -21,6 +21,7 @@ def run_evaluate(
     pair=None,
     audit=True,
     data=None,
+    cross_data=None,
 ) -> dict:
     """``hybridfer evaluate``: fit a pipeline on the training split, report on the test split
     (:func:`hybridfer.tuning.evaluate_config`).
@@ -34,8 +35,16 @@ def run_evaluate(
     from hybridfer.tuning.workflows import RunSetup, evaluate_config
 
     setup = RunSetup(cfg, workdir, storage, study, data, log=echo)
-    evaluation = evaluate_config(setup, pipeline=pipeline, pair=pair, audit=audit, log=echo)
+    evaluation = evaluate_config(
+        setup, pipeline=pipeline, pair=pair, audit=audit, cross_data=cross_data or (), log=echo
+    )
     echo("", evaluation.table_markdown(), "")
+    for report in evaluation.cross:
+        echo(
+            f"cross-dataset, {report.split.test.name}:",
+            _rows_markdown(report.rows(evaluation.label)),
+            "",
+        )
     if evaluation.leakage is not None:
         echo("leakage audit (train vs test): " + evaluation.leakage.summary())
     paths = evaluation.save(setup.workdir / "evaluate")
@@ -52,6 +61,14 @@ def run_extract(cfg, *, workdir=None, features=None, split="all") -> dict:
     return extract_features(setup, features=features, split=split, log=echo)
 
 
+def _rows_markdown(rows: list[dict]) -> str:
+    import pandas as pd
+
+    from hybridfer.evaluation import report_markdown
+
+    return report_markdown(pd.DataFrame(rows).set_index("scored over"))
+
+
 class Evaluate(ConfigCommand):
     name = "evaluate"
     help = "fit on the training split, report on the test split"
@@ -61,6 +78,14 @@ class Evaluate(ConfigCommand):
         src = parser.add_mutually_exclusive_group()
         src.add_argument("--pipeline", help="a pipeline saved with joblib (refitted on train)")
         src.add_argument("--pair", help="FEATURES/CLASSIFIER at fixed settings, e.g. hog+lbp/svm")
+        parser.add_argument(
+            "--cross-data",
+            action="append",
+            metavar="[NAME:]PATH",
+            help="also score the fitted pipeline on another data set, its labels mapped to the "
+            "training classes (repeatable; NAME as in hybridfer datasets, else told from the "
+            "layout; whole pictures are face-cropped first)",
+        )
         parser.add_argument(
             "--no-audit",
             dest="audit",

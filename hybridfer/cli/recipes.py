@@ -122,8 +122,11 @@ class Reproduce(Command):
         )
         parser.add_argument(
             "--cross-data",
-            metavar="PATH",
-            help="a second data set for a cross-dataset test (clcm-mobilenetv2: CK+48)",
+            metavar="[NAME:]PATH",
+            action="append",
+            help="another data set for a cross-dataset test, repeatable (fer2013-cpu: e.g. "
+            "CK+48 and JAFFE; clcm-mobilenetv2: CK+48); NAME as in hybridfer datasets, "
+            "else told from the folder's layout",
         )
         parser.add_argument(
             "--option",

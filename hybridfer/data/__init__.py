@@ -1,11 +1,26 @@
-"""Loading FER data: image folders, FER2013, CK+48, JAFFE, synthetic faces and scenes, honest
-splits, and named evaluation protocols (honest and the papers' leaky ones)."""
+"""Loading FER data: every registered release (:data:`DATASETS`, :func:`load_dataset`), image
+folders, synthetic faces and scenes, label maps across data sets, honest splits, and named
+evaluation protocols (honest, the papers' leaky ones, and cross-dataset)."""
 
+from hybridfer.data.affectnet import AFFECTNET_CLASSES, AFFECTNET_CODES, load_affectnet
+from hybridfer.data.boxes import crop_boxes
 from hybridfer.data.ckplus import CKPLUS_CLASSES, load_ckplus48
+from hybridfer.data.ckplus_full import CKPLUS_FULL_CLASSES, load_ckplus, load_ckplus_sequences
+from hybridfer.data.cross_dataset import CrossDatasetSplit, cross_dataset
 from hybridfer.data.dataset import FERDataset, is_dataset
+from hybridfer.data.expw import EXPW_CLASSES, load_expw
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
 from hybridfer.data.jaffe import JAFFE_CODES, load_jaffe
+from hybridfer.data.kdef import KDEF_ANGLES, KDEF_CLASSES, load_kdef
+from hybridfer.data.label_maps import (
+    CANONICAL_CLASSES,
+    LABEL_MAPS,
+    LabelMapping,
+    canonical_map,
+    label_map_table,
+    map_labels,
+)
 from hybridfer.data.protocols import (
     PROTOCOLS,
     OfficialSplit,
@@ -23,6 +38,7 @@ from hybridfer.data.protocols import (
     random_split_811,
     subject_kfold,
 )
+from hybridfer.data.rafdb import RAFDB_CLASSES, load_rafdb
 from hybridfer.data.scenes import FaceScenes, make_face_scenes, scene_backgrounds
 from hybridfer.data.sequences import (
     FrameWindows,
@@ -31,6 +47,7 @@ from hybridfer.data.sequences import (
     frames_from_dataset,
     make_frame_windows,
 )
+from hybridfer.data.sources import DATASETS, DatasetSource, detect_dataset, load_dataset
 from hybridfer.data.splits import (
     check_disjoint_groups,
     holdout_split,
@@ -42,7 +59,33 @@ from hybridfer.data.splits import (
 from hybridfer.data.synthetic import make_faces
 
 __all__ = [
+    "CKPLUS_FULL_CLASSES",
+    "EXPW_CLASSES",
+    "KDEF_ANGLES",
+    "KDEF_CLASSES",
+    "crop_boxes",
+    "load_ckplus",
+    "load_ckplus_sequences",
+    "load_expw",
+    "load_kdef",
+    "AFFECTNET_CLASSES",
+    "AFFECTNET_CODES",
+    "RAFDB_CLASSES",
+    "load_affectnet",
+    "load_rafdb",
+    "CANONICAL_CLASSES",
     "CKPLUS_CLASSES",
+    "CrossDatasetSplit",
+    "DATASETS",
+    "DatasetSource",
+    "LABEL_MAPS",
+    "LabelMapping",
+    "canonical_map",
+    "cross_dataset",
+    "detect_dataset",
+    "label_map_table",
+    "load_dataset",
+    "map_labels",
     "JAFFE_CODES",
     "FaceScenes",
     "PROTOCOLS",

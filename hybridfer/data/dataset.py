@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,7 +32,17 @@ class FERDataset:
     usage : ndarray of str, shape (n,), or None
         Official split of each image (FER2013: Training, PublicTest, PrivateTest).
     name : str
-        A short description of where the data came from.
+        A short description of where the data came from (loaders use their data set's
+        name, e.g. ``"rafdb"``, which :func:`hybridfer.data.map_labels` looks up).
+    soft_labels : ndarray of float32, shape (n, len(classes)), or None
+        Per-image class probabilities in ``classes`` order, rows summing to 1 (FERPlus
+        vote fractions); ``labels`` then hold each row's most probable class.
+    boxes : ndarray of int64, shape (n, 4), or None
+        The face's box ``x, y, w, h`` in its image's pixels, for data sets of full images
+        with annotated faces (ExpW, AffectNet); see :func:`hybridfer.data.crop_boxes`.
+    columns : dict of str to ndarray, shape (n,) each
+        Further per-image annotations (AffectNet ``valence``/``arousal``, KDEF ``angle``,
+        FERPlus ``votes_*``), sliced with the rows.
     """
 
     images: np.ndarray | None
@@ -42,10 +52,14 @@ class FERDataset:
     groups: np.ndarray | None = None
     usage: np.ndarray | None = None
     name: str = "dataset"
+    soft_labels: np.ndarray | None = None
+    boxes: np.ndarray | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=str)
         n = len(self.labels)
+        self._check_annotations(n)
         if self.images is None and self.paths is None:
             raise ValueError("a FERDataset needs images or paths")
         for attr in ("images", "paths", "groups", "usage"):
@@ -62,6 +76,31 @@ class FERDataset:
             raise ValueError(
                 f"labels {unknown} are not among the classes {plain(list(self.classes))}"
             )
+
+    def _check_annotations(self, n: int) -> None:
+        """Shapes of ``soft_labels``, ``boxes`` and ``columns`` against ``n`` rows."""
+        if self.soft_labels is not None:
+            soft = np.asarray(self.soft_labels, dtype=np.float32)
+            if soft.shape != (n, len(self.classes)):
+                raise ValueError(
+                    f"soft_labels has shape {soft.shape}; expected ({n}, {len(self.classes)}): "
+                    "one probability per class and image"
+                )
+            if soft.size and (soft.min() < 0 or not np.allclose(soft.sum(axis=1), 1, atol=1e-4)):
+                raise ValueError("soft_labels must be non-negative with rows summing to 1")
+            self.soft_labels = soft
+        if self.boxes is not None:
+            boxes = np.asarray(self.boxes)
+            if boxes.shape != (n, 4):
+                raise ValueError(f"boxes has shape {boxes.shape}; expected ({n}, 4): x, y, w, h")
+            self.boxes = boxes.astype(np.int64)
+        columns = {}
+        for key, value in dict(self.columns or {}).items():
+            value = np.asarray(value)
+            if value.shape[:1] != (n,):
+                raise ValueError(f"column {key!r} has {len(value)} entries but labels has {n}")
+            columns[str(key)] = value
+        self.columns = columns
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -116,6 +155,9 @@ class FERDataset:
             paths=take(self.paths),
             groups=take(self.groups),
             usage=take(self.usage),
+            soft_labels=take(self.soft_labels),
+            boxes=take(self.boxes),
+            columns={k: v[idx] for k, v in self.columns.items()},
         )
 
     def split(self, usage: str | Sequence[str]) -> FERDataset:

@@ -8,6 +8,9 @@
 - :func:`evaluate_pipeline` -> :class:`PipelineEvaluation`: a pipeline fitted on a training
   split and reported on a test split, with a leakage audit; ``.save(dir)`` writes the report
   (what ``hybridfer evaluate`` does).
+- :func:`cross_dataset_report` -> :class:`CrossDatasetReport`: a model fitted on one data set
+  scored on another (:func:`hybridfer.data.cross_dataset`), over all its classes and over the
+  shared ones, with the dropped classes listed.
 - :func:`leakage_audit` -> :class:`LeakageReport`: exact and near-duplicate images between a
   train and a test set (and within each), via content hashes, pHash and patch correlation.
 - :func:`count_parameters`, :func:`parameter_counts`, :func:`count_flops` and
@@ -16,6 +19,7 @@
 """
 
 from .confusion import confusion_matrix_frame, plot_confusion_matrix
+from .cross_dataset import CrossDatasetReport, cross_dataset_report, open_cross_data
 from .holdout import PipelineEvaluation, evaluate_pipeline
 from .leakage import LeakageReport, leakage_audit, perceptual_hash
 from .report import (
@@ -29,6 +33,9 @@ _PROFILING = ("count_flops", "count_parameters", "measure_latency", "parameter_c
 
 __all__ = [
     "ClassificationReport",
+    "CrossDatasetReport",
+    "cross_dataset_report",
+    "open_cross_data",
     "LeakageReport",
     "PipelineEvaluation",
     "classification_report_frame",

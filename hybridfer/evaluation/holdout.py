@@ -52,6 +52,8 @@ class PipelineEvaluation:
         Where the training data came from, saved with the pipeline's metadata.
     color : str
         The colour of the images the pipeline expects (``"gray"`` or ``"rgb"``).
+    cross : list of CrossDatasetReport
+        The fitted pipeline scored on other data sets (:meth:`add_cross_data`).
     """
 
     model: Any
@@ -67,6 +69,7 @@ class PipelineEvaluation:
     data_source: str | None = None
     color: str = "gray"
     paths: dict[str, str] = field(default_factory=dict)
+    cross: list[Any] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -87,7 +90,28 @@ class PipelineEvaluation:
         }
         if self.leakage is not None:
             out["leakage"] = self.leakage.counts()
+        if self.cross:
+            out["cross_dataset"] = [c.summary() for c in self.cross]
         return out
+
+    def add_cross_data(self, spec: str | os.PathLike, **kwargs: Any) -> Any:
+        """Score the fitted pipeline on another data set (``"NAME:PATH"`` or a path), its
+        labels mapped to the training classes and whole pictures face-cropped to the
+        training images' size (:func:`~hybridfer.evaluation.open_cross_data`); returns the
+        :class:`~hybridfer.evaluation.CrossDatasetReport`, also kept in :attr:`cross`."""
+        from .cross_dataset import cross_dataset_report, open_cross_data
+
+        first = self.train.images[0] if self.train.images is not None else None
+        if first is None:
+            from hybridfer.images import read_image
+
+            first = read_image(self.train.paths[0], self.color)
+        kwargs.setdefault("size", tuple(int(v) for v in first.shape[:2]))
+        kwargs.setdefault("color", self.color)
+        split = open_cross_data(spec, self.train, **kwargs)
+        report = cross_dataset_report(self.model, split)
+        self.cross.append(report)
+        return report
 
     def table_markdown(self) -> str:
         """The per-class table as markdown."""
@@ -105,13 +129,16 @@ class PipelineEvaluation:
         ]
         if self.leakage is not None:
             text += ["", "## Leakage audit (train vs test)", "", self.leakage.summary()]
+        for report in self.cross:
+            text += ["", f"## Cross-dataset: {report.split.test.name}", "", report.to_markdown()]
         return "\n".join(text) + "\n"
 
     def save(self, directory: str | os.PathLike) -> dict[str, str]:
         """Write the report to ``directory`` (atomically); returns the files written by name.
 
         ``report.md``/``report.csv``, ``confusion.csv`` (counts) and ``confusion.png``,
-        ``leakage.md``/``leakage.csv`` after an audit, ``evaluation.json`` (the
+        ``leakage.md``/``leakage.csv`` after an audit, ``cross_<name>.md`` per cross-dataset
+        test, ``evaluation.json`` (the
         :meth:`summary`) and ``pipeline.joblib``: the fitted pipeline with its metadata
         (:mod:`hybridfer.predict`), the test scores included.
         """
@@ -137,6 +164,10 @@ class PipelineEvaluation:
             paths["leakage_md"] = out / "leakage.md"
             atomic_write_text(paths["leakage_csv"], self.leakage.pairs.to_csv(index=False))
             atomic_write_text(paths["leakage_md"], self.leakage.to_markdown())
+        for report in self.cross:
+            slug = report.split.test.name.split("->")[0]
+            paths[f"cross_{slug}_md"] = out / f"cross_{slug}.md"
+            atomic_write_text(paths[f"cross_{slug}_md"], report.to_markdown())
         paths["report_md"] = out / "report.md"
         paths["evaluation_json"] = out / "evaluation.json"
         atomic_write_text(paths["report_md"], self.to_markdown())

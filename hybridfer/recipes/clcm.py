@@ -43,11 +43,12 @@ images, 96x96, a time budget; the reductions are listed in the report), ``full``
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from hybridfer.data.label_maps import LABEL_MAPS
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, register
 from hybridfer.recipes.paper import (
     PaperRun,
@@ -73,14 +74,10 @@ CLAIMS: dict[str, float] = {
     "GFLOPs": 0.5994,
 }
 
-#: CK+48 class -> FER2013 class (contempt has none: see ``contempt=``).
+#: CK+48 class -> FER2013 class (contempt has none: see ``contempt=``), from
+#: :data:`hybridfer.data.LABEL_MAPS`.
 CKPLUS_TO_FER2013: dict[str, str] = {
-    "anger": "angry",
-    "disgust": "disgust",
-    "fear": "fear",
-    "happy": "happy",
-    "sadness": "sad",
-    "surprise": "surprise",
+    k: v for k, v in LABEL_MAPS["ckplus48"].items() if v != "contempt"
 }
 
 
@@ -118,21 +115,17 @@ SETTINGS: dict[str, CLCMSettings] = {
 
 
 def map_ckplus_labels(ds: Any, contempt: str) -> tuple[Any, int]:
-    """CK+48 with FER2013's labels (:data:`CKPLUS_TO_FER2013`); ``contempt`` frames dropped
-    (``"drop"``) or given that FER2013 class. Returns the data set and the frames dropped."""
-    from hybridfer.data import FER2013_CLASSES
+    """CK+48 with FER2013's labels (:func:`hybridfer.data.map_labels`); ``contempt`` frames
+    dropped (``"drop"``) or given that FER2013 class. Returns the data set and the frames
+    dropped."""
+    from hybridfer.data import map_labels
 
-    mapping = dict(CKPLUS_TO_FER2013)
-    if contempt != "drop":
-        mapping["contempt"] = contempt
-    keep = np.isin(ds.labels, list(mapping))
-    unknown = sorted(set(ds.labels[~keep].tolist()) - {"contempt"})
-    if unknown:
-        raise RecipeError(f"CK+48 classes {unknown} have no FER2013 counterpart")
-    kept = ds.subset(keep)
-    labels = np.array([mapping[c] for c in kept.labels.tolist()], dtype=str)
-    mapped = replace(kept, labels=labels, classes=tuple(FER2013_CLASSES))
-    return mapped, int((~keep).sum())
+    merge = None if contempt == "drop" else {"contempt": contempt}
+    try:
+        out = map_labels(ds, to="fer2013", merge=merge)
+    except ValueError as exc:
+        raise RecipeError(f"contempt={contempt!r}: {exc}") from None
+    return out.dataset, sum(out.dropped.values())
 
 
 def _reductions(scale: str, s: CLCMSettings, budget: float | None) -> list[str]:
@@ -222,6 +215,10 @@ def run_clcm(
         verbose=verbose,
     )
     cross = None
+    if isinstance(cross_data, (list, tuple)):  # the CLI's --cross-data is repeatable
+        if len(cross_data) != 1:
+            raise RecipeError(f"cross_data: one CK+48 folder expected, got {len(cross_data)}")
+        cross_data = cross_data[0]
     if cross_data is not None:  # read first: a wrong path fails before any training
         cross, n_dropped = map_ckplus_labels(load_ckplus(cross_data), contempt)
     ds = load_fer2013_subset(

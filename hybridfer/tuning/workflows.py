@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridfer._messages import one_line
 from hybridfer.tuning.config import Config, ConfigError, check_folds, load_data, parse_config
 
 __all__ = [
@@ -269,9 +270,12 @@ def evaluate_config(
     pipeline: str | os.PathLike | None = None,
     pair: str | None = None,
     audit: bool = True,
+    cross_data: Sequence[str] = (),
     log: Log | None = None,
 ):
-    """Fit a pipeline on the config's training split and report on its test split.
+    """Fit a pipeline on the config's training split and report on its test split, and on
+    the ``cross_data`` sets (``"NAME:PATH"`` or paths; see
+    :meth:`~hybridfer.evaluation.PipelineEvaluation.add_cross_data`).
 
     The pipeline is ``pipeline`` (a saved pipeline file, refitted), or ``pair``
     (``"features/classifier"`` at fixed settings), or else the best trial of the config's
@@ -295,7 +299,7 @@ def evaluate_config(
         "test images"
     )
     rs = cfg.cv.random_state
-    return evaluate_pipeline(
+    evaluation = evaluate_pipeline(
         model,
         train,
         test,
@@ -306,6 +310,13 @@ def evaluate_config(
         data_source=setup.data_source(),
         color=cfg.data.color if cfg.data.source == "folder" else "gray",
     )
+    for spec in cross_data:
+        try:
+            report = evaluation.add_cross_data(spec, log=say)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--cross-data {os.fspath(spec)!r}: {one_line(exc)}") from exc
+        say(report.split.describe())
+    return evaluation
 
 
 def _chosen_pipeline(setup: RunSetup, pipeline, pair) -> tuple[Any, str, str]:
