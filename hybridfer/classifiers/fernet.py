@@ -4,7 +4,8 @@
 ablations as the hybrids: a FER network of :mod:`hybridfer.nn.architectures` or a torchvision
 backbone, with its own head or a linear, MLP or LSTM-over-tokens head, trained with the shared
 loop of :mod:`hybridfer.nn.training` (two-stage freezing, focal loss, class weights, EMA,
-augmentation, early stopping, mixed precision on GPU).
+augmentation, early stopping, mixed precision on GPU), on labels or on soft targets
+(``fit(..., soft_targets=...)``: FERPlus's vote distributions).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net
 from hybridfer.nn.estimator import (
     IMAGE_DOC,
     IMAGE_TRAINING_DOC,
+    SOFT_TARGETS_DOC,
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
     TTA_CONSTRAINT,
@@ -308,7 +310,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
 
     # -- scikit-learn API --------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X, y, sample_weight=None, eval_set=None, soft_targets=None):
         """Train the network end to end.
 
         Parameters
@@ -320,13 +322,17 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
             Zero-weight images are left out.
         eval_set : (X_val, y_val), optional
             Validation images for early stopping (instead of a held-out fraction).
+        {soft_targets}
 
         Returns
         -------
         self
         """
-        self._fit_network(X, y, sample_weight, eval_set)
+        self._fit_network(X, y, sample_weight, eval_set, soft_targets)
         return self
+
+    if fit.__doc__:  # None under python -OO
+        fit.__doc__ = fit.__doc__.format(soft_targets=SOFT_TARGETS_DOC.strip("\n").lstrip())
 
     def _configure_inputs(self, source) -> None:
         fer = self._is_fer_net()

@@ -10,6 +10,7 @@ from hybridfer.data.cross_dataset import CrossDatasetSplit, cross_dataset
 from hybridfer.data.dataset import FERDataset, is_dataset
 from hybridfer.data.expw import EXPW_CLASSES, load_expw
 from hybridfer.data.fer2013 import FER2013_CLASSES, FER2013_USAGES, load_fer2013
+from hybridfer.data.ferplus import FERPLUS_CLASSES, FERPLUS_MODES, ferplus_drop_counts, load_ferplus
 from hybridfer.data.folders import list_image_folder, load_image_folder, parse_groups
 from hybridfer.data.jaffe import JAFFE_CODES, load_jaffe
 from hybridfer.data.kdef import KDEF_ANGLES, KDEF_CLASSES, load_kdef
@@ -59,6 +60,10 @@ from hybridfer.data.splits import (
 from hybridfer.data.synthetic import make_faces
 
 __all__ = [
+    "FERPLUS_CLASSES",
+    "FERPLUS_MODES",
+    "ferplus_drop_counts",
+    "load_ferplus",
     "CKPLUS_FULL_CLASSES",
     "EXPW_CLASSES",
     "KDEF_ANGLES",

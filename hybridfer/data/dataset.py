@@ -130,6 +130,15 @@ class FERDataset:
         lookup = {c: i for i, c in enumerate(self.classes)}
         return np.array([lookup[c] for c in self.labels], dtype=np.int64)
 
+    def soft_targets(self):
+        """``soft_labels`` as a DataFrame whose columns are the class names (None without
+        them): what the networks' ``fit(..., soft_targets=...)`` takes as it is."""
+        if self.soft_labels is None:
+            return None
+        import pandas as pd
+
+        return pd.DataFrame(self.soft_labels, columns=list(self.classes))
+
     def class_counts(self) -> dict[str, int]:
         """Number of images per class, in canonical class order (zeros included)."""
         counts = Counter(self.labels.tolist())

@@ -23,6 +23,7 @@ from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net
 from hybridfer.nn.estimator import (
     IMAGE_DOC,
     IMAGE_TRAINING_DOC,
+    SOFT_TARGETS_DOC,
     TRAINING_DOC,
     TRAINING_PARAMETER_CONSTRAINTS,
     TTA_CONSTRAINT,
@@ -199,8 +200,8 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None, eval_set=None):
-        """Train the network on labelled images.
+    def fit(self, X, y=None, sample_weight=None, eval_set=None, soft_targets=None):
+        """Train the network on labelled images (or on soft targets).
 
         Parameters
         ----------
@@ -212,13 +213,17 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
             Per-image loss weights (zero-weight images are left out).
         eval_set : (X_val, y_val), optional
             Validation images and labels for early stopping (instead of a held-out fraction).
+        {soft_targets}
 
         Returns
         -------
         self
         """
-        self._fit_network(X, y, sample_weight, eval_set)
+        self._fit_network(X, y, sample_weight, eval_set, soft_targets)
         return self
+
+    if fit.__doc__:  # None under python -OO
+        fit.__doc__ = fit.__doc__.format(soft_targets=SOFT_TARGETS_DOC.strip("\n").lstrip())
 
     @property
     def n_features_out_(self) -> int:

@@ -46,7 +46,7 @@ from hybridfer.nn.config import TRAINING_PARAMETERS, TrainConfig, TrainingResult
 from hybridfer.nn.devices import PRECISION_NAMES, resolve_device
 from hybridfer.nn.fernet import count_parameters
 from hybridfer.nn.inference import TTA_MODES, predict_module
-from hybridfer.nn.losses import CLASS_WEIGHT_RULES, LOSSES
+from hybridfer.nn.losses import CLASS_WEIGHT_RULES, LOSSES, check_soft_targets
 from hybridfer.nn.optim import OPTIMIZERS, SCHEDULES
 from hybridfer.nn.preprocessing import Preprocessor, resolve_input_size
 from hybridfer.nn.seeding import DETERMINISTIC_DOC, deterministic_mode, seed_from
@@ -56,6 +56,7 @@ __all__ = [
     "IMAGE_DOC",
     "IMAGE_TRAINING_DOC",
     "ImageNetworkMixin",
+    "SOFT_TARGETS_DOC",
     "TRAINING_DOC",
     "TRAINING_PARAMETER_CONSTRAINTS",
     "TTA_CONSTRAINT",
@@ -231,6 +232,50 @@ class TorchTrainingMixin:
                 f"{self.classes_.tolist()}"
             ) from None
 
+    def _soft_targets(self, soft_targets: Any, codes: np.ndarray) -> np.ndarray | None:
+        """Validated soft targets ``(n, len(classes_))`` in ``classes_`` order (None stays
+        None); see :data:`SOFT_TARGETS_DOC`. Called after ``_encode_labels``."""
+        if soft_targets is None:
+            return None
+        classes = self.classes_.tolist()
+        where = f"{type(self).__name__}.fit soft_targets"
+        if hasattr(soft_targets, "columns") and hasattr(soft_targets, "to_numpy"):
+            columns = list(soft_targets.columns)
+            if len(set(columns)) != len(columns):
+                twice = sorted({plain_repr(c) for c in columns if columns.count(c) > 1})
+                raise ValueError(f"{where} has the columns {twice} twice; one per class")
+            missing = [c for c in classes if c not in columns]
+            if missing:
+                raise ValueError(
+                    f"{where} has no column for the classes {plain_repr(missing)}; its columns "
+                    f"are {plain_repr(columns)}, the classes of y {plain_repr(classes)}"
+                )
+            try:
+                values = soft_targets.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where} cannot be read as numbers ({exc})") from None
+            extra = [j for j, c in enumerate(columns) if c not in classes]
+            held = [columns[j] for j in extra if np.any(values[:, j] != 0)]
+            if held:
+                raise ValueError(
+                    f"{where} gives probability to {plain_repr(held)}, which no label of y "
+                    f"has; the network has one output per class of y {plain_repr(classes)}"
+                )
+            soft_targets = values[:, [columns.index(c) for c in classes]]
+        soft = check_soft_targets(
+            soft_targets, len(codes), len(classes), classes=classes, name=where
+        )
+        own = soft[np.arange(len(codes)), codes]
+        if np.any(own <= 0):
+            r = int(np.flatnonzero(own <= 0)[0])
+            label = plain_repr(classes[codes[r]])
+            raise ValueError(
+                f"{where} row {r} gives probability 0 to its own label y={label}: are its "
+                f"columns in classes_ order, the sorted labels of y {plain_repr(classes)}? A FERDataset's soft_labels follow ds.classes: pass "
+                "pandas.DataFrame(ds.soft_labels, columns=ds.classes)"
+            )
+        return soft
+
     def _record_training(self, result: TrainingResult) -> None:
         """Copy what training reports into the fitted attributes."""
         self.history_ = result.history
@@ -314,15 +359,18 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
     def _build_network(self, seed: int, n_classes: int):  # pragma: no cover
         raise NotImplementedError
 
-    def _fit_network(self, X: Any, y: Any, sample_weight: Any, eval_set: Any) -> None:
+    def _fit_network(
+        self, X: Any, y: Any, sample_weight: Any, eval_set: Any, soft_targets: Any = None
+    ) -> None:
         """Validate, build the network (``_build_network``) and train it on the images.
 
-        Labels and weights are checked first, then the images; zero-weight images are left
-        out; ``eval_set`` images are validation data. Sets ``model_`` and the training
-        attributes (``history_``, ``best_epoch_``, ``n_epochs_``, ``train_time_``,
+        Labels, weights and soft targets are checked first, then the images; zero-weight
+        images are left out; ``eval_set`` images are validation data. Sets ``model_`` and the
+        training attributes (``history_``, ``best_epoch_``, ``n_epochs_``, ``train_time_``,
         ``n_parameters_``).
         """
         codes, sw = self._validate_targets(y, sample_weight)
+        soft = self._soft_targets(soft_targets, codes)
         _check_feature_names(self, X, reset=True)
         source = self._image_source(X)
         if len(codes) != len(source):
@@ -332,6 +380,7 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
         if sw is not None and np.any(sw == 0):
             rows = np.flatnonzero(sw > 0)
             codes, sw, data = codes[rows], sw[rows], RowSubset(source, rows)
+            soft = None if soft is None else soft[rows]
         self._configure_inputs(source)
         seed = seed_from(self.random_state)
         eval_data = None
@@ -353,6 +402,7 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
                 sample_weight=sw,
                 eval_set=eval_data,
                 classes=self.classes_,
+                soft_targets=soft,
             )
         self._record_training(result)
 
@@ -396,6 +446,23 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
                 "input_size to resize every image"
             )
 
+
+SOFT_TARGETS_DOC = """
+        soft_targets : array-like of shape (n, n_classes) or DataFrame, optional
+            Train against class probabilities (FERPlus's vote distributions, a teacher's
+            predictions) instead of the labels: the loss becomes the cross-entropy (or focal
+            loss) against each row's distribution. An array's columns follow ``classes_``,
+            the sorted unique labels of ``y``; a DataFrame's columns are class names,
+            reordered to ``classes_`` (a column of a class ``y`` lacks must be all 0); rows
+            follow X, are non-negative, sum to 1 and give the row's own label a probability
+            above 0 (which catches columns in another order). ``y`` still gives
+            ``classes_``, the validation split and metrics (validation loss and accuracy are
+            measured on the labels), and the class counts of ``class_weight="balanced"``; a
+            sample's class weight is its target's expected class weight. Mixup/CutMix mix
+            the two images' targets in the images' ratio; label smoothing, ``focal_gamma``
+            and ``focal_alpha`` apply per class. One-hot rows train exactly as ``y`` does (to
+            rounding with label smoothing or the focal loss).
+"""
 
 #: Constraint of the ``tta`` parameter.
 TTA_CONSTRAINT = [StrOptions({m for m in TTA_MODES if m}), None]

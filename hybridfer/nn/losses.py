@@ -3,7 +3,9 @@
 :class:`FocalLoss` follows Lin et al. (2017): ``FL = -alpha_t (1 - p_t)^gamma log p_t``; at
 ``gamma=0`` and ``alpha=None`` it is the cross-entropy. :func:`compute_class_weights` gives the
 two class-weighting rules the papers use: scikit-learn's ``"balanced"`` (``n / (K n_c)``, mean 1
-over samples) and ``"normalized"`` (``N / n_c`` normalised to sum to 1, as in CTAN).
+over samples) and ``"normalized"`` (``N / n_c`` normalised to sum to 1, as in CTAN). Both
+losses also train on soft targets, one probability per class and sample
+(:func:`check_soft_targets`; FERPlus's vote distributions).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from torch import nn
 from hybridfer._messages import plain_repr
 from hybridfer.data.balance import balanced_class_weights
 
-__all__ = ["CLASS_WEIGHT_RULES", "LOSSES", "FocalLoss", "compute_class_weights", "make_loss"]
+__all__ = [
+    "CLASS_WEIGHT_RULES",
+    "LOSSES",
+    "FocalLoss",
+    "check_soft_targets",
+    "compute_class_weights",
+    "make_loss",
+]
 
 #: Losses of :func:`make_loss`.
 LOSSES = ("cross_entropy", "focal")
@@ -28,7 +37,7 @@ CLASS_WEIGHT_RULES = ("balanced", "normalized")
 
 
 class FocalLoss(nn.Module):
-    """Multi-class focal loss on logits.
+    """Multi-class focal loss on logits, against class indices or class probabilities.
 
     Parameters
     ----------
@@ -73,7 +82,11 @@ class FocalLoss(nn.Module):
         self.register_buffer("weight", None if weight is None else torch.as_tensor(weight))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Loss of ``logits`` (b, K) against class indices (b,) or, like
+        :class:`torch.nn.CrossEntropyLoss`, class probabilities (b, K) (floating point)."""
         log_p = F.log_softmax(logits.float(), dim=-1)
+        if target.is_floating_point():
+            return self._soft(log_p, target)
         # per-sample cross-entropy (with label smoothing), unweighted
         ce = F.nll_loss(log_p, target, reduction="none")
         if self.label_smoothing > 0:
@@ -88,6 +101,35 @@ class FocalLoss(nn.Module):
         elif self.scalar_alpha is not None:
             loss = self.scalar_alpha * loss
         w = None if self.weight is None else self.weight.to(loss.device, loss.dtype)[target]
+        return self._reduce(loss, w)
+
+    def _soft(self, log_p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Focal loss against class probabilities: ``sum_c t_c alpha_c (1 - p_c)^gamma
+        CE_c``, with ``CE_c`` the (label-smoothed) cross-entropy of class ``c``. It is linear
+        in the target (so mixing two targets mixes their losses, as mixup needs) and equal
+        to the index form for one-hot targets; a class weight becomes the target's expected
+        class weight."""
+        if target.shape != log_p.shape:
+            raise ValueError(
+                f"focal loss: probability targets have shape {tuple(target.shape)}; expected "
+                f"the logits' shape {tuple(log_p.shape)}"
+            )
+        t = target.to(log_p.dtype)
+        term = -log_p
+        if self.label_smoothing > 0:
+            smooth = -log_p.mean(dim=-1, keepdim=True)
+            term = (1 - self.label_smoothing) * term + self.label_smoothing * smooth
+        if self.gamma > 0:
+            term = (1 - log_p.exp()).clamp_min(0).pow(self.gamma) * term
+        if self.alpha is not None:
+            term = self.alpha.to(term.device) * term
+        elif self.scalar_alpha is not None:
+            term = self.scalar_alpha * term
+        loss = (t * term).sum(dim=-1)
+        w = None if self.weight is None else t @ self.weight.to(t.device, t.dtype)
+        return self._reduce(loss, w)
+
+    def _reduce(self, loss: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
         if w is not None:
             loss = w * loss
         if self.reduction == "none":
@@ -108,7 +150,8 @@ def make_loss(
     """Build an unweighted per-sample loss by name (``"cross_entropy"`` or ``"focal"``).
 
     Class and sample weights are applied by the training loop, so they combine the same way
-    for every loss.
+    for every loss. Both losses take class indices ``(b,)`` or class probabilities ``(b, K)``
+    (soft targets, see :func:`check_soft_targets`).
     """
     if name == "cross_entropy":
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing, reduction=reduction)
@@ -180,3 +223,54 @@ def compute_class_weights(
         f"class_weight must be 'balanced', 'normalized', a dict or None, got "
         f"{type(class_weight).__name__}"
     )
+
+
+def check_soft_targets(
+    soft_targets: object,
+    n_samples: int,
+    n_classes: int,
+    *,
+    classes: Sequence | None = None,
+    name: str = "soft_targets",
+) -> np.ndarray:
+    """Validated soft targets: float32 ``(n_samples, n_classes)``, rows renormalised to 1.
+
+    Each row is a probability distribution over the classes, in code order (``classes``,
+    when given, names them in the messages). Rows must be finite, non-negative and sum to 1
+    within 1e-3; the first bad row is named.
+    """
+    order = ""
+    if classes is not None:
+        order = f" in the order {plain_repr(list(classes))}"
+    expected = f"expected ({n_samples}, {n_classes}): one probability per sample and class{order}"
+    try:
+        soft = np.asarray(soft_targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} cannot be read as a numeric array ({type(soft_targets).__name__}); {expected}"
+        ) from None
+    if soft.shape != (n_samples, n_classes):
+        raise ValueError(f"{name} has shape {soft.shape}; {expected}")
+    if n_samples == 0:
+        return soft.astype(np.float32)
+    bad = ~np.isfinite(soft).all(axis=1)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} row {r} holds a non-finite value: {soft[r].tolist()}")
+    if soft.min() < 0:
+        r, c = (int(v) for v in np.argwhere(soft < 0)[0])
+        label = plain_repr(list(classes)[c]) if classes is not None else c
+        raise ValueError(
+            f"{name} row {r} has the negative probability {soft[r, c]:g} (class {label}); "
+            "probabilities must be >= 0"
+        )
+    sums = soft.sum(axis=1)
+    off = np.abs(sums - 1) > 1e-3
+    if off.any():
+        r = int(np.flatnonzero(off)[0])
+        raise ValueError(
+            f"{name} row {r} sums to {sums[r]:g}; each row must be a probability "
+            f"distribution over the {n_classes} classes, summing to 1 ({int(off.sum())} rows "
+            "do not)"
+        )
+    return (soft / sums[:, None]).astype(np.float32)

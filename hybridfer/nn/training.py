@@ -4,11 +4,11 @@
 decoded images (:class:`~hybridfer.images.ImageSource`), configured by a
 :class:`~hybridfer.nn.config.TrainConfig`: optimizer and a schedule over training progress
 (annealed over the time budget when there is one, so a budgeted run still ends at ``min_lr``),
-loss (cross-entropy or focal) with class and sample weights, batched augmentation with
-mixup/CutMix, gradient clipping, mixed precision (bf16 on CPUs that compute it natively and on
-GPUs), channels-last memory format, an exponential moving average (EMA) of the weights, early
-stopping with best-epoch restore, two-stage training (frozen layers, then unfrozen),
-checkpoints after every epoch with resume, and a progress bar.
+loss (cross-entropy or focal, on hard labels or soft targets) with class and sample weights,
+batched augmentation with mixup/CutMix, gradient clipping, mixed precision (bf16 on CPUs that
+compute it natively and on GPUs), channels-last memory format, an exponential moving average
+(EMA) of the weights, early stopping with best-epoch restore, two-stage training (frozen
+layers, then unfrozen), checkpoints after every epoch with resume, and a progress bar.
 
 The loop is split into steps (:meth:`Trainer.train_epoch`, :meth:`Trainer.evaluate`,
 :meth:`Trainer.run_stage`) and :mod:`callbacks <hybridfer.nn.callbacks>`, told about every
@@ -65,7 +65,7 @@ from hybridfer.nn.devices import (
 )
 from hybridfer.nn.freeze import frozen_module_names, select_frozen, set_frozen
 from hybridfer.nn.inference import TTA_MODES, _default_forward, _identity, predict_module, tta_views
-from hybridfer.nn.losses import compute_class_weights, make_loss
+from hybridfer.nn.losses import check_soft_targets, compute_class_weights, make_loss
 from hybridfer.nn.optim import LRSchedule, make_optimizer
 from hybridfer.nn.seeding import seed_from, seeded
 from hybridfer.nn.state import TrainState
@@ -158,7 +158,9 @@ class Trainer:
         Training inputs; batches are taken by row index and sent to the device as they are
         (uint8 images travel as uint8).
     y : ndarray of int, shape (n,)
-        Labels in ``[0, n_classes)``.
+        Labels in ``[0, n_classes)``. With ``soft_targets`` they are still what validation
+        loss and accuracy, training accuracy, the stratified validation split and
+        ``class_weight="balanced"`` counts read.
     config : TrainConfig
     n_classes : int, optional
         Default: ``y.max() + 1``.
@@ -172,6 +174,16 @@ class Trainer:
         ``forward(model, inputs) -> logits``; default ``model(inputs)``.
     sample_weight : ndarray of shape (n,), optional
         Multiplies each sample's loss; the batch loss is the weighted mean.
+    soft_targets : ndarray of shape (n, n_classes), optional
+        Train against these class probabilities (rows summing to 1, columns in code order)
+        instead of ``y``: the loss is the cross-entropy (or focal loss) against the
+        distribution, the form :class:`torch.nn.CrossEntropyLoss` takes for probability
+        targets. Label smoothing applies to them too; a class weight becomes each sample's
+        expected class weight under its target (``soft_targets @ class_weights``, the class
+        weight of ``y`` for a one-hot row); mixup/CutMix mix each sample's loss with its
+        partner's target in the mixing ratio, which is the loss against the mixed
+        distribution. One-hot rows train exactly as the hard labels would (to rounding with
+        label smoothing or the focal loss, computed in another order).
     eval_set : (X_val, y_val), optional
         Validation data (instead of a fraction of the training data).
     classes : sequence, optional
@@ -197,6 +209,7 @@ class Trainer:
         eval_set: tuple[Any, np.ndarray] | None = None,
         classes: Sequence | None = None,
         callbacks: Sequence[Any] = (),
+        soft_targets: np.ndarray | None = None,
     ) -> None:
         self.config = config
         self.prepare = prepare or _identity
@@ -215,6 +228,10 @@ class Trainer:
             raise ValueError("resume=True needs a checkpoint file to resume from")
         sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         cw = compute_class_weights(config.class_weight, y, self.n_classes, classes)
+        self.t_all = None
+        if soft_targets is not None:
+            soft = check_soft_targets(soft_targets, n, self.n_classes, classes=classes)
+            self.t_all = torch.from_numpy(soft)
         self.X, self.y = X, y
         self.train_idx = np.arange(n)
         self.X_val = self.y_val = self.val_rows = None
@@ -236,7 +253,8 @@ class Trainer:
             model.to(memory_format=torch.channels_last)
         self.model = model
         self.fwd_model = torch.compile(model) if config.compile else model
-        self.w_all = torch.from_numpy((sw * cw[y]).astype(np.float32))
+        class_w = cw[y] if self.t_all is None else self.t_all.double().numpy() @ cw
+        self.w_all = torch.from_numpy((sw * class_w).astype(np.float32))
         self.y_all = torch.from_numpy(y)
         loss_options = {
             "focal_alpha": config.focal_alpha,
@@ -259,6 +277,8 @@ class Trainer:
             "parameters": [list(p.shape) for p in model.parameters()],
             "config": {k: v for k, v in asdict(config).items() if k not in _NOT_FINGERPRINTED},
         }
+        if self.t_all is not None:
+            self.state.fingerprint["soft_targets"] = True
         self.early_stopping = None
         if config.early_stopping and self.X_val is not None:
             self.early_stopping = EarlyStopping(config.monitor, config.patience)
@@ -372,6 +392,8 @@ class Trainer:
             xb = self._batch(self.X, rows, raw)
             yb = to_device(self.y_all[rows], self.device)
             wb = to_device(self.w_all[rows], self.device)
+            # the loss's target: class codes, or the rows' class probabilities
+            tb = yb if self.t_all is None else to_device(self.t_all[rows], self.device)
             partner = lam = None
             if self.augment is not None:
                 xb = self.augment(xb)
@@ -380,9 +402,9 @@ class Trainer:
             with autocast(self.device, self.dtype):
                 logits = self.forward(self.fwd_model, xb)
             logits = logits.float()
-            per_sample = self.loss_fn(logits, yb)
+            per_sample = self.loss_fn(logits, tb)
             if partner is not None:
-                per_sample = lam * per_sample + (1 - lam) * self.loss_fn(logits, yb[partner])
+                per_sample = lam * per_sample + (1 - lam) * self.loss_fn(logits, tb[partner])
             loss = (per_sample * wb).sum() / wb.sum().clamp_min(1e-12)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -538,7 +560,8 @@ def fit_module(
         Leave the model on the training device (default: move it back to the CPU).
     **options
         The keyword arguments of :class:`Trainer` (``n_classes``, ``prepare``, ``augment``,
-        ``forward``, ``sample_weight``, ``eval_set``, ``classes``, ``callbacks``).
+        ``forward``, ``sample_weight``, ``soft_targets``, ``eval_set``, ``classes``,
+        ``callbacks``).
 
     Returns
     -------
