@@ -295,3 +295,26 @@ def test_label_maps_follow_the_loaders_class_constants():
     }
     for name, classes in constants.items():
         assert tuple(LABEL_MAPS[name]) == tuple(classes), name
+
+
+def test_leakage_audit_across_data_sets_finds_shared_and_rescaled_images(synthetic_pair):
+    """Releases share images: FERPlus is FER2013 relabelled, web-crawled sets hold the same
+    photos at other sizes and colours. The audit compares content, not rows or names."""
+    from hybridfer.evaluation import leakage_audit
+
+    fer, ck = synthetic_pair
+    # another release holding six FER2013 images: three as they are, three as 100x100 RGB
+    # JPEG-like copies (resized, colour), beside CK+48 frames that are not in FER2013
+    same = fer.images[:3]
+    rescaled = np.stack(
+        [
+            np.asarray(Image.fromarray(im).resize((100, 100)).convert("RGB"))
+            for im in fer.images[3:6]
+        ]
+    )
+    audit_same = leakage_audit(fer, same, check_within=False)
+    assert audit_same.n_exact == 3
+    audit_rescaled = leakage_audit(fer, rescaled, check_within=False)
+    assert audit_rescaled.n_exact == 0 and audit_rescaled.n_near == 3
+    audit_ck = leakage_audit(fer, ck, check_within=False)
+    assert audit_ck.n_exact == 0

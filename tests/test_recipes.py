@@ -114,9 +114,28 @@ def test_bad_inputs(tmp_path):
 
 @pytest.mark.skipif(not (DATA / "fer2013").exists(), reason=f"FER2013 not found under {DATA}")
 def test_fer2013_smoke_on_the_real_data(tmp_path):
-    result = run_recipe("fer2013-cpu", DATA, scale="smoke", workdir=tmp_path, verbose=0)
+    cross = [f"ckplus48:{DATA / 'ckplus48'}", str(DATA / "jaffe")]
+    if not all((DATA / d).exists() for d in ("ckplus48", "jaffe")):
+        cross = None
+    result = run_recipe(
+        "fer2013-cpu", DATA, scale="smoke", workdir=tmp_path, verbose=0, cross_data=cross
+    )
     assert "PrivateTest acc" not in result.columns  # the shared copy holds no PrivateTest
     assert result.details["n_test"] == {"PublicTest": 140}
+    if cross is None:
+        return
+    rows = result.details["cross_dataset"]
+    ck = [r for r in rows if r["test"] == "ckplus48->fer2013"]
+    jaffe = [r for r in rows if r["test"] == "jaffe->fer2013"]
+    # CK+48 without its 54 contempt frames; JAFFE's 213 frames, faces cropped first
+    assert {r["n test"] for r in ck} == {927} and {r["n test"] for r in jaffe} == {213}
+    models = {r["model"] for r in ck}
+    assert {"network", "network + flip TTA", "svm", "logreg"} <= models
+    shared = [r for r in ck if r["scored over"] == "shared"]
+    assert {r["classes"] for r in shared} == {6} and len(shared) == len(models)
+    report = (tmp_path / "report.md").read_text()
+    assert "## Cross-dataset (trained on FER2013 Training only)" in report
+    assert "test classes dropped: contempt (54 images)" in report
 
 
 def test_cli_recipes_and_reproduce(tiny_fer, tmp_path, capsys):

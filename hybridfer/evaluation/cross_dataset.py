@@ -58,9 +58,11 @@ class CrossDatasetReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rows(self, model_name: str = "model") -> list[dict[str, Any]]:
-        """One table row per scoring (accuracy, macro-F1, the classes it covers)."""
+        """One table row per scoring (accuracy, macro-F1, the classes it covers); the shared
+        reading only where the test set lacks a training class (else it is the same)."""
         out = []
-        for name, rep in (("all classes", self.all_classes), ("shared", self.shared_classes)):
+        shared = self.shared_classes if self.split.train_only_classes else None
+        for name, rep in (("all classes", self.all_classes), ("shared", shared)):
             if rep is None:
                 continue
             out.append(
@@ -98,7 +100,7 @@ class CrossDatasetReport:
         """The description of the split and both per-class tables."""
         parts = [self.split.describe(), "", "### Over all training classes", ""]
         parts.append(self.all_classes.to_markdown())
-        if self.shared_classes is not None:
+        if self.shared_classes is not None and self.split.train_only_classes:
             shared = ", ".join(self.split.shared_classes)
             parts += ["", f"### Over the shared classes ({shared})", ""]
             parts.append(self.shared_classes.to_markdown())
@@ -162,7 +164,7 @@ def open_cross_data(
     if ds.boxes is not None and crop:
         from hybridfer.data.boxes import crop_boxes
 
-        ds = crop_boxes(ds, size=size, color=color)
+        ds = crop_boxes(ds, size=size, color=color, clip=True)
         crop = False
     split = cross_dataset(train, ds, merge=merge)
     test = split.test

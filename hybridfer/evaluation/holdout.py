@@ -94,11 +94,15 @@ class PipelineEvaluation:
             out["cross_dataset"] = [c.summary() for c in self.cross]
         return out
 
-    def add_cross_data(self, spec: str | os.PathLike, **kwargs: Any) -> Any:
+    def add_cross_data(
+        self, spec: str | os.PathLike, audit: bool | None = None, **kwargs: Any
+    ) -> Any:
         """Score the fitted pipeline on another data set (``"NAME:PATH"`` or a path), its
         labels mapped to the training classes and whole pictures face-cropped to the
         training images' size (:func:`~hybridfer.evaluation.open_cross_data`); returns the
-        :class:`~hybridfer.evaluation.CrossDatasetReport`, also kept in :attr:`cross`."""
+        :class:`~hybridfer.evaluation.CrossDatasetReport`, also kept in :attr:`cross`.
+        ``audit`` (default: as the train/test audit ran) looks for training images in the
+        other set (some releases share images)."""
         from .cross_dataset import cross_dataset_report, open_cross_data
 
         first = self.train.images[0] if self.train.images is not None else None
@@ -109,7 +113,9 @@ class PipelineEvaluation:
         kwargs.setdefault("size", tuple(int(v) for v in first.shape[:2]))
         kwargs.setdefault("color", self.color)
         split = open_cross_data(spec, self.train, **kwargs)
-        report = cross_dataset_report(self.model, split)
+        if audit is None:
+            audit = self.leakage is not None
+        report = cross_dataset_report(self.model, split, audit=audit)
         self.cross.append(report)
         return report
 

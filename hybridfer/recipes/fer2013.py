@@ -151,6 +151,7 @@ def _score_cross(cross: list, network: Any, hog: Any, fitted: dict, heads: dict)
 
     rows: list[dict[str, Any]] = []
     sections: dict[str, str] = {}
+    notes = [f"- {split.describe()}" for split in cross]
     params = network.get_params()
     d = network.model_.embedding_dim
     for split in cross:
@@ -180,6 +181,9 @@ def _score_cross(cross: list, network: Any, hog: Any, fitted: dict, heads: dict)
             "network + flip TTA"
         ].to_markdown()
     network.set_params(tta=params["tta"], output=params["output"])
+    if rows:
+        title = "Cross-dataset (trained on FER2013 Training only)"
+        sections = {title: "\n".join([*notes, "", _cross_table(rows)]), **sections}
     return rows, sections
 
 
@@ -443,9 +447,7 @@ def run_fer2013(
             paths[f"confusion {name} {split}"] = os.fspath(png)
             sections[f"{name} on {split}"] = rep.to_markdown()
 
-    if cross_rows:
-        sections["Cross-dataset (trained on FER2013 Training only)"] = _cross_table(cross_rows)
-        sections.update(cross_sections)
+    sections.update(cross_sections)
     history = network.history_
     curve = []
     scored = [h for h in history if "val_accuracy" in h]
