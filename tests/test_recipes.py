@@ -87,6 +87,9 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
     report = json.loads((work / "report.json").read_text())
     assert report["recipe"] == "fer2013-cpu" and report["scale"] == "smoke"
     assert "Training only" in report["protocol"] and report["machine"]
+    # the saved head is fixed before the run, whatever PublicTest says of the heads
+    assert report["details"]["saved_head"] == "svm (emb + pooled)"
+    assert "fixed before the run" in report["protocol"]
     text = (work / "report.md").read_text()
     assert "| model | PublicTest acc" in text and "Time to accuracy" in text
     # the fitted pipeline and the network are usable on new images without retraining
@@ -96,6 +99,7 @@ def test_fer2013_smoke_writes_the_report_and_scores_deduplicated_privatetest(tin
     # its network gives the columns its head was fitted on (embedding+pooled for that head)
     head = pipe[-1][-1] if hasattr(pipe[-1], "steps") else pipe[-1]
     assert pipe[:-1].transform(images).shape[1] == head.n_features_in_
+    assert pipe[0].output == "embedding+pooled"
     net = joblib.load(work / "network.joblib")
     assert net.transform(images).shape == (7, net.n_features_out_)
     # resume: the fitted network is reused, not retrained
@@ -143,7 +147,7 @@ def test_cli_recipes_and_reproduce(tiny_fer, tmp_path, capsys):
 
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
-    assert "fer2013-cpu (v1" in out and "claims:" in out
+    assert "fer2013-cpu (v2" in out and "claims:" in out
     work = tmp_path / "cli"
     code = main(
         [

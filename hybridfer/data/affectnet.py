@@ -22,10 +22,10 @@ already cropped to 224x224)::
 
 Expression codes (:data:`AFFECTNET_CODES`): 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear,
 5 disgust, 6 anger, 7 contempt, 8 none, 9 uncertain, 10 no-face. Codes 8-10 are not
-expressions and their images are always dropped: of the original release, the 287,651 rows of
-``training.csv`` with codes 0-7 are kept and every other row is dropped, and of the 5,500 rows
-of ``validation.csv`` (500 a code) the 1,500 with codes 8-10 are dropped, leaving 4,000; the
-npy cut holds codes 0-7 only. The training set is the usage ``"train"``, the validation set
+expressions and their images are always dropped. By the counts the AffectNet paper publishes
+(not checked here: the release is not available to this project), that keeps about 287,651
+training rows with codes 0-7, and 4,000 of the 5,500 validation rows (500 a code); the npy cut
+holds codes 0-7 only. The training set is the usage ``"train"``, the validation set
 (AffectNet's de facto test set; its test set was never released) ``"val"``.
 
 Valence and arousal are on [-1, 1]; AffectNet writes -2 where an image has none (no-face
@@ -337,9 +337,8 @@ def load_affectnet(
 ) -> FERDataset:
     """Load AffectNet's manually annotated images, from the npy cut or the CSV release.
 
-    Codes 8-10 (none, uncertain, no-face) are always dropped: in the original release that
-    leaves 287,651 of the training rows and 4,000 of the 5,500 validation rows (1,500 dropped);
-    the npy cut has no such code.
+    Codes 8-10 (none, uncertain, no-face) are always dropped (by the paper's published counts,
+    4,000 of the 5,500 validation rows are kept); the npy cut has no such code.
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""ExpW: Expression in-the-Wild, 91,793 faces in full web photographs, one box per face.
+"""ExpW: Expression in-the-Wild, faces in full web photographs (91,793 by its paper's count),
+one box per face.
 
 The release (Zhang et al., "From Facial Expression Recognition to Interpersonal Relation
 Prediction", IJCV 2018; CUHK MMLab) holds::

@@ -9,7 +9,8 @@ The release (http://www.whdeng.cn/RAF/model1.html, version 1.1) unpacks into::
       Annotation/boundingbox/train_00001_boundingbox.txt   the target face's box
       Annotation/manual/train_00001_manu_attri.txt         5 landmarks, gender, race, age
 
-12,271 images are named ``train_*`` and 3,068 ``test_*``: the official split, kept as
+By the RAF-DB paper's counts, 12,271 images are named ``train_*`` and 3,068 ``test_*`` (not
+checked here: the release is not available to this project): the official split, kept as
 ``usage`` ``"train"``/``"test"``. The label codes 1-7 are :data:`RAFDB_CLASSES` in order.
 The label file's name is misspelt in the release (``patition``); ``list_partition_label.txt``
 is read as well.
@@ -54,7 +55,7 @@ RAFDB_CLASSES: tuple[str, ...] = (
     "anger",
     "neutral",
 )
-#: The official split, from each file name's prefix: 12,271 train and 3,068 test images.
+#: The official split, from each file name's prefix (the paper counts 12,271 train, 3,068 test).
 RAFDB_USAGES: tuple[str, ...] = ("train", "test")
 #: Label file names tried in ``EmoLabel/``: the release's own (misspelt) one first.
 RAFDB_LABEL_FILES: tuple[str, ...] = ("list_patition_label.txt", "list_partition_label.txt")
@@ -211,7 +212,7 @@ def load_rafdb(
     color: str = "rgb",
     n_jobs: int | None = None,
 ) -> FERDataset:
-    """Load RAF-DB's basic release: 15,339 web faces, 7 classes, official train/test usage.
+    """Load RAF-DB's basic release: web faces, 7 classes, official train/test usage.
 
     Parameters
     ----------

@@ -3,15 +3,21 @@ hybrid heads on its embeddings, all on the official protocol.
 
 Protocol: the network and every head train on the official ``Training`` usage only. The
 network trains for a fixed time budget (its schedule anneals over it and the final EMA weights
-are kept, no early stopping) and the heads have fixed settings, so no model is tuned on
-``PublicTest``; it is scored once at the end (and, for the time-to-accuracy curve, after every
-epoch, which decides nothing). One choice is made on it: the head of the saved
-``pipeline.joblib`` is the hybrid with the best PublicTest accuracy. Where the data holds the ``PrivateTest`` usage (the full
-FER2013 release), the same models are also scored on it and on its part that has no exact
-duplicate in Training. The settings themselves (architecture, budget split, augmentation) were
-chosen in a time-to-accuracy study on Training -> PublicTest (``benchmarks/
-fer2013_time_to_accuracy.py``), so PublicTest is not a pristine test set for this recipe:
-PrivateTest is.
+are kept, no early stopping) and the heads have fixed settings; nothing is selected on
+``PublicTest`` during a run: it is scored once at the end (and, for the time-to-accuracy curve,
+after every epoch, which decides nothing), and the head of the saved ``pipeline.joblib`` is
+fixed before the run (:data:`SAVED_HEAD`). Where the data holds the ``PrivateTest`` usage (the
+full FER2013 release), the same models are also scored on it and on its part that has no exact
+duplicate in Training: that is the clean number.
+
+What was chosen on PublicTest, before any run of this version: the network's settings
+(architecture, width, budget split, augmentation, dropout) in a time-to-accuracy study on
+Training -> PublicTest (``benchmarks/fer2013_time_to_accuracy.py``), the set of heads (the
+``svm (emb + pooled)`` head was added after its PublicTest score was seen) and
+:data:`SAVED_HEAD`. So PublicTest is not a pristine test set for this recipe, and the best
+head of a run's table is a maximum over heads on it, not a headline: the headline is
+:data:`SAVED_HEAD`'s row, and PrivateTest's where the data has it. Any further choice belongs on
+a validation part carved out of Training.
 
 The models compared, side by side:
 
@@ -43,9 +49,13 @@ import numpy as np
 from hybridfer.recipes.base import Recipe, RecipeError, RecipeResult, machine_summary, register
 from hybridfer.recipes.data import open_fer2013
 
-__all__ = ["FER2013_RECIPES", "SETTINGS", "run_fer2013"]
+__all__ = ["FER2013_RECIPES", "SAVED_HEAD", "SETTINGS", "run_fer2013"]
 
-VERSION = "1"
+VERSION = "2"
+
+#: The head of the saved pipeline and the recipe's headline, fixed before the run (chosen on
+#: PublicTest in version 1: see the module docstring).
+SAVED_HEAD = "svm (emb + pooled)"
 
 #: Network and training settings per scale (keyword arguments of CNNFeatures).
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -414,15 +424,15 @@ def run_fer2013(
             table_columns += [f"{d} acc" for d in dedup]
     table_columns.append("fit s")
 
-    best_hybrid = max(hybrids, key=lambda n: rows[names.index(n)]["PublicTest acc"])
-    best_kind = heads[best_hybrid][0]
+    saved_head = SAVED_HEAD if SAVED_HEAD in heads else hybrids[0]
+    best_kind = heads[saved_head][0]
     network.set_params(
         output="embedding+pooled" if best_kind == "embedding+pooled" else "embedding"
     )
     features: Any = network
     if best_kind == "embedding+HOG":
         features = FeatureUnion([("network", network), ("hog", hog)])
-    pipeline = Pipeline([("features", features), ("clf", fitted[best_hybrid])])
+    pipeline = Pipeline([("features", features), ("clf", fitted[saved_head])])
     pipe_file = workdir / "pipeline.joblib"
     with atomic_path(pipe_file) as tmp:
         joblib.dump(pipeline, tmp)
@@ -432,7 +442,7 @@ def run_fer2013(
         "pipeline": os.fspath(pipe_file),
     }
     sections: dict[str, str] = {}
-    for name in ("network + flip TTA", best_hybrid):
+    for name in ("network + flip TTA", saved_head):
         for split in X_test:
             rep = reports[(name, split)]
             slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
@@ -463,9 +473,10 @@ def run_fer2013(
         + [f"| {m} | {e} | {a:.4f} |" for m, e, a in curve]
     )
     protocol = (
-        "official FER2013 usages: trained on Training only; no model tuned on PublicTest "
-        "(fixed budget, final EMA weights, fixed head settings; the saved pipeline's head is "
-        "the hybrid best on PublicTest); scored on "
+        "official FER2013 usages: trained on Training only; nothing selected on PublicTest "
+        f"in the run (fixed budget, final EMA weights, fixed head settings, saved head "
+        f"{SAVED_HEAD!r} fixed before the run; the settings, head set and saved head were "
+        "chosen on PublicTest in earlier versions, so PrivateTest is the clean test); scored on "
         + ", ".join(X_test)
         + (" and on PrivateTest without exact Training copies" if dedup else "")
     )
@@ -480,7 +491,7 @@ def run_fer2013(
         "hog_time_s": hog_time,
         "load_time_s": load_time,
         "head_fit_s": fit_times,
-        "best_hybrid": best_hybrid,
+        "saved_head": saved_head,
         "cross_dataset": cross_rows,
         "history": history,
         "sections": sections,
