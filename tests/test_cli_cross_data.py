@@ -73,3 +73,37 @@ def test_datasets_lists_every_loader_and_its_label_map(capsys):
         assert f"\n{name}" in f"\n{out}"
     assert "list_patition_label.txt" in out
     assert "afraid -> fear" in out and "contempt -> contempt" in out
+
+
+def _tiny_rafdb(root):
+    basic = root / "basic"
+    (basic / "EmoLabel").mkdir(parents=True)
+    lines = []
+    for usage, n in (("train", 8), ("test", 4)):
+        for i in range(n):
+            name = f"{usage}_{i + 1:05d}.jpg"
+            code = 4 if i % 2 else 7  # happiness, neutral
+            lines.append(f"{name} {code}")
+            img = np.full((12, 12, 3), 40 + 20 * i, np.uint8)
+            path = basic / "Image" / "aligned" / f"{name[:-4]}_aligned.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(path)
+    (basic / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("source", ["rafdb", "auto"])
+def test_a_config_reads_any_registered_data_set_with_its_official_split(tmp_path, source):
+    from hybridfer.data import DATASETS
+    from hybridfer.tuning.config import DATA_SOURCES, load_data, parse_config
+
+    assert set(DATASETS) <= set(DATA_SOURCES)
+    root = _tiny_rafdb(tmp_path / "raf")
+    cfg = parse_config(
+        {"data": {"source": source, "path": str(root)}, "pipeline": {"features": ["hog"]}},
+        base_dir=tmp_path,
+    )
+    train, test = load_data(cfg)
+    assert len(train) == 8 and len(test) == 4  # RAF-DB's own train/test, not a hold-out
+    assert set(train.usage.tolist()) == {"train"} and set(test.usage.tolist()) == {"test"}
+    assert set(train.labels.tolist()) == {"happiness", "neutral"}

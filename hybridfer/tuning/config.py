@@ -10,7 +10,7 @@ environment (e.g. ``path = "${HYBRIDFER_DATA}/fer2013"``).
 Example::
 
     [data]
-    source = "fer2013"            # synthetic | folder | fer2013 | ckplus48
+    source = "fer2013"            # synthetic | folder | auto | a name of `hybridfer datasets`
     path = "${HYBRIDFER_DATA}/fer2013"
     subsample = 3000              # stratified subsample of the training split (0: all)
 
@@ -73,7 +73,30 @@ __all__ = [
     "parse_config",
 ]
 
-DATA_SOURCES = ("synthetic", "folder", "fer2013", "ckplus48")
+#: ``[data] source`` values: synthetic faces, every registered data set
+#: (:data:`hybridfer.data.DATASETS`) and ``"auto"`` (told from the path's layout).
+DATA_SOURCES = (
+    "synthetic",
+    "folder",
+    "fer2013",
+    "ckplus48",
+    "ferplus",
+    "rafdb",
+    "affectnet",
+    "expw",
+    "kdef",
+    "ckplus",
+    "jaffe",
+    "auto",
+)
+#: The official (train, test) usages of the registered sets that have them, used when the
+#: config's ``train_usage``/``test_usage`` (FER2013's names by default) are not the set's.
+OFFICIAL_USAGES = {
+    "fer2013": ("Training", "PublicTest"),
+    "ferplus": ("Training", "PublicTest"),
+    "rafdb": ("train", "test"),
+    "affectnet": ("train", "val"),
+}
 
 
 class ConfigError(ValueError):
@@ -584,9 +607,22 @@ def _load_splits(d: DataSection, path: Path | None):
     elif d.source == "ckplus48":
         ds = data.load_ckplus48(path, classes=tuple(d.classes) if d.classes else None, lazy=d.lazy)
         train, test = _holdout(ds, d.test_size, d.random_state)
-    else:
+    elif d.source == "fer2013":
         ds = data.load_fer2013(path, usages=[d.train_usage, d.test_usage], lazy=d.lazy)
         train, test = data.usage_split(ds, train=d.train_usage, test=d.test_usage)
+    else:  # another registered data set: its official split where it has one
+        source = data.detect_dataset(path) if d.source == "auto" else d.source
+        ds = data.load_dataset(source, path, lazy=d.lazy)
+        if d.classes:
+            ds = ds.subset(np.isin(ds.labels, d.classes))
+        present = set() if ds.usage is None else set(ds.usage.tolist())
+        pair = (d.train_usage, d.test_usage)
+        if not set(pair) <= present:
+            pair = OFFICIAL_USAGES.get(source, pair)
+        if set(pair) <= present:
+            train, test = data.usage_split(ds, train=pair[0], test=pair[1])
+        else:
+            train, test = _holdout(ds, d.test_size, d.random_state)
     train = data.stratified_subsample(train, d.subsample, d.random_state)
     if test is not None:
         test = data.stratified_subsample(test, d.test_subsample, d.random_state)
