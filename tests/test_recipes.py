@@ -16,6 +16,7 @@ from hybridfer.recipes import RecipeError, get_recipe, list_recipes, run_recipe
 from tools.data_root import data_root
 
 DATA = data_root()  # tools/data_root.py: $HYBRIDFER_DATA, else ../shared/data
+SETTINGS_SMOKE_MIN_LR = 1e-5  # fer2013-cpu's smoke schedule ends there
 
 
 def _face(rng, label_index):
@@ -167,3 +168,23 @@ def test_cli_recipes_and_reproduce(tiny_fer, tmp_path, capsys):
     assert main(["reproduce", "fer2013", "--data", str(tiny_fer)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown recipe 'fer2013'" in err[0]
+
+
+def test_a_tiny_whole_run_budget_still_ends_annealed_with_its_report(tiny_fer, tmp_path):
+    work = tmp_path / "tiny-budget"
+    result = run_recipe(
+        "fer2013-cpu", tiny_fer, scale="smoke", workdir=work, verbose=0, budget_minutes=0.02
+    )
+    budget = result.details["budget"]
+    assert budget["budget_s"] == pytest.approx(1.2)
+    # less than the required work: training gets its floor, the saved head is still fitted
+    assert budget["train_s"] == 1.0
+    assert budget["heads"] == ["svm (emb + pooled)"]
+    assert set(budget["skipped"]) == {"logreg", "svm", "wnxgb", "logreg (emb + HOG)"}
+    models = [r["model"] for r in result.rows]
+    assert models == ["network", "network + flip TTA", "svm (emb + pooled)"]
+    history = result.details["history"]
+    assert history[-1]["lr"] == pytest.approx(SETTINGS_SMOKE_MIN_LR, rel=1e-3)  # annealed
+    text = (work / "report.md").read_text()
+    assert "## Budget" in text and "left out to fit the budget" in text
+    assert joblib.load(work / "pipeline.joblib")[-1] is not None

@@ -110,7 +110,10 @@ class Reproduce(Command):
             "--resume", action="store_true", help="continue a killed run from its checkpoints"
         )
         parser.add_argument(
-            "--budget-minutes", type=minutes, help="training budget in minutes (cpu scale)"
+            "--budget-minutes",
+            type=minutes,
+            help="time budget in minutes (fer2013-cpu: the whole run, default 60; the paper "
+            "recipes: their training)",
         )
         parser.add_argument(
             "--protocol",

@@ -31,8 +31,11 @@ The models compared, side by side:
   probabilities (a two-member ensemble).
 
 Scales: ``smoke`` trains a tiny network for two epochs on a few hundred images (seconds);
-``cpu`` trains on all of Training for ``budget_minutes`` (default 52) on the CPU, ending within
-an hour with the heads; ``full`` trains a wider network for 60 epochs (meant for a GPU).
+``cpu`` runs on all of Training within ``budget_minutes`` (default 60) on the CPU: the whole run,
+heads and report included (:mod:`hybridfer.recipes.budget`: before training, the recipe times
+the network's inference, HOG and each head's fit on a small sample, reserves what they will take
+on all of Training, and trains for the rest; a budget too short for every head drops the
+lower-priority ones, :data:`HEAD_PRIORITY`, and the report says so); ``full`` trains a wider network for 60 epochs (meant for a GPU).
 """
 
 from __future__ import annotations
@@ -117,7 +120,9 @@ _REDUCTIONS = {
     "cpu": [
         "fer_vgg widths 48-96-192-384 (full: 64-128-256-512), no per-block dropout, random "
         "erasing at p 0.1 (full: 0.25) and no mixup/CutMix",
-        "training ends with the time budget (budget_minutes), not after a number of epochs",
+        "training ends with the time budget (budget_minutes covers the whole run: training "
+        "gets what the predicted inference, features and heads leave), not after a number "
+        "of epochs",
     ],
     "full": [],
 }
@@ -210,6 +215,75 @@ def _cross_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: Default ``budget_minutes`` of the ``cpu`` scale: the whole run, heads and report included.
+DEFAULT_BUDGET_MINUTES = 60.0
+#: Heads in the order a short budget keeps them (the saved head is always kept), with the
+#: exponent of their fit time in the number of rows (:func:`~.budget.predict_fit_seconds`).
+HEAD_PRIORITY: dict[str, float] = {
+    "svm (emb + pooled)": 2.0,
+    "logreg": 1.0,
+    "svm": 2.0,
+    "logreg (emb + HOG)": 1.0,
+    "wnxgb": 1.0,
+}
+#: Seconds kept for the report (confusion plots, files) after the last head.
+_REPORT_S = 20.0
+#: Forward passes per image after training: tests plain, tests and Training with flip TTA
+#: (two views each) for the probabilities and the embeddings.
+_PASSES_TRAIN, _PASSES_TEST = 2, 5
+
+
+def _plan_run(
+    budget_s: float,
+    t0: float,
+    settings: dict[str, Any],
+    heads: dict[str, tuple[str, Any]],
+    n_train: int,
+    X_test: dict[str, np.ndarray],
+    cross: list,
+    device: str,
+):
+    """Measure what comes after training (inference, HOG, each head's fit) and share the
+    whole-run budget (:func:`~hybridfer.recipes.budget.plan_budget`)."""
+    from sklearn.base import clone
+
+    from hybridfer.handcrafted import HOGFeatures
+    from hybridfer.nn.architectures import build_fer_net
+    from hybridfer.recipes.budget import measure_inference, plan_budget, predict_fit_seconds
+
+    params = dict(settings.get("architecture_params") or {})
+    model = build_fer_net(settings["architecture"], n_classes=7, in_channels=1, **params)
+    ips = measure_inference(model, (1, 48, 48), n=512, device=device)
+    n_test = sum(len(v) for v in X_test.values()) + sum(len(c.test) for c in cross)
+    inference = (_PASSES_TRAIN * n_train + _PASSES_TEST * n_test) / ips
+    sample = np.zeros((500, 48, 48), np.uint8)
+    t = time.perf_counter()
+    hog = HOGFeatures().fit(sample)
+    hog_columns = hog.transform(sample).shape[1]
+    hog_s = (time.perf_counter() - t) * (n_train + n_test) / len(sample)
+    width = {
+        "embedding": model.embedding_dim,
+        "embedding+pooled": model.embedding_dim + 2 * model.token_dim,
+        "embedding+HOG": model.embedding_dim + hog_columns,
+    }
+    costs = {}
+    for name, exponent in HEAD_PRIORITY.items():
+        if name in heads:
+            kind, head = heads[name]
+            costs[name] = predict_fit_seconds(
+                lambda h=head: clone(h), n_train, width[kind], 7, exponent=exponent
+            )
+    spent = time.perf_counter() - t0
+    return plan_budget(
+        budget_s,
+        spent,
+        inference + hog_s + _REPORT_S,
+        costs,
+        required=(SAVED_HEAD,),
+        start=t0,
+    )
+
+
 def _heads(scale: str, seed: int) -> dict[str, tuple[str, Any]]:
     """Hybrid heads: name -> (the columns it reads, the unfitted estimator)."""
     from sklearn.linear_model import LogisticRegression
@@ -275,7 +349,8 @@ def run_fer2013(
         Continue a killed run from its training checkpoint (or skip training when the fitted
         network is already in ``workdir``).
     budget_minutes : float, optional
-        Training budget of the ``cpu`` scale (default 52 minutes).
+        The whole run's budget (default 60 minutes at the ``cpu`` scale, none at the others):
+        training gets what the work after it is predicted to leave.
     cross_data : str, path or list of them, optional
         Other data sets for cross-dataset tests (``"NAME:PATH"`` or a path whose layout
         names the set, e.g. CK+48 and JAFFE; :func:`hybridfer.evaluation.open_cross_data`):
@@ -324,11 +399,12 @@ def run_fer2013(
         dedup["PrivateTest (no exact copy in Training)"] = keep
 
     settings = dict(SETTINGS[scale])
-    max_time = None
-    if scale == "cpu":
-        max_time = 60.0 * (52.0 if budget_minutes is None else float(budget_minutes))
-    elif budget_minutes is not None:
-        max_time = 60.0 * float(budget_minutes)
+    heads = _heads(scale, random_state)
+    plan = None
+    if scale == "cpu" or budget_minutes is not None:
+        whole = 60.0 * (DEFAULT_BUDGET_MINUTES if budget_minutes is None else budget_minutes)
+        plan = _plan_run(whole, t0, settings, heads, len(y_train), X_test, cross, device)
+    max_time = None if plan is None else plan.train_s
     network_file = workdir / "network.joblib"
     if resume and network_file.exists():
         network = joblib.load(network_file)
@@ -383,25 +459,35 @@ def run_fer2013(
     fitted: dict[str, Any] = {}
     fit_times: dict[str, float] = {}
     decisions: dict[str, dict[str, np.ndarray]] = {}
-    heads = _heads(scale, random_state)
+    table_order = list(heads)
+    if plan is not None:  # the heads the budget left, in priority order
+        heads = {h: heads[h] for h in plan.heads}
     for name, (kind, head) in heads.items():
+        if plan is not None and name != SAVED_HEAD and not plan.fits(name, then=_REPORT_S):
+            continue  # predicted to overrun the budget now: recorded in plan.late
         train_cols, test_cols = columns[kind]
         t = time.perf_counter()
         head.fit(train_cols, y_train)
         fit_times[name] = time.perf_counter() - t
         fitted[name] = head
         decisions[name] = {k: head.predict(v) for k, v in test_cols.items()}
+    heads = {h: heads[h] for h in table_order if h in fitted}
     cross_rows, cross_sections = _score_cross(cross, network, hog, fitted, heads)
-    # the logistic regression's columns in the network's class order
-    columns_ = [list(fitted["logreg"].classes_).index(c) for c in network.classes_]
-    lr_proba = {k: fitted["logreg"].predict_proba(v)[:, columns_] for k, v in emb_test.items()}
-    ensemble = {k: (proba["network + flip TTA"][k] + lr_proba[k]) / 2 for k in X_test}
     for name in ("network", "network + flip TTA"):
         decisions[name] = {k: network.classes_[p.argmax(1)] for k, p in proba[name].items()}
-    decisions["network + logreg"] = {k: network.classes_[p.argmax(1)] for k, p in ensemble.items()}
+    ensembles = []
+    if "logreg" in fitted:
+        # the logistic regression's columns in the network's class order
+        columns_ = [list(fitted["logreg"].classes_).index(c) for c in network.classes_]
+        lr = {k: fitted["logreg"].predict_proba(v)[:, columns_] for k, v in emb_test.items()}
+        ensemble = {k: (proba["network + flip TTA"][k] + lr[k]) / 2 for k in X_test}
+        decisions["network + logreg"] = {
+            k: network.classes_[p.argmax(1)] for k, p in ensemble.items()
+        }
+        ensembles.append("network + logreg")
 
     hybrids = list(heads)
-    names = ["network", "network + flip TTA", *hybrids, "network + logreg"]
+    names = ["network", "network + flip TTA", *hybrids, *ensembles]
     rows: list[dict[str, Any]] = []
     reports: dict[str, Any] = {}
     for name in names:
@@ -458,6 +544,11 @@ def run_fer2013(
             sections[f"{name} on {split}"] = rep.to_markdown()
 
     sections.update(cross_sections)
+    if plan is not None:
+        sections["Budget"] = (
+            plan.describe()
+            + f"; the heads were done {time.perf_counter() - t0:.0f} s after the run began"
+        )
     history = network.history_
     curve = []
     scored = [h for h in history if "val_accuracy" in h]
@@ -492,6 +583,16 @@ def run_fer2013(
         "load_time_s": load_time,
         "head_fit_s": fit_times,
         "saved_head": saved_head,
+        "budget": None
+        if plan is None
+        else {
+            "budget_s": plan.budget_s,
+            "train_s": plan.train_s,
+            "reserve_s": plan.reserve_s,
+            "predicted_s": plan.costs,
+            "heads": list(plan.heads),
+            "skipped": list(plan.skipped) + plan.late,
+        },
         "cross_dataset": cross_rows,
         "history": history,
         "sections": sections,
