@@ -24,12 +24,14 @@ from hybridfer.data.label_maps import (
 )
 from hybridfer.data.protocols import (
     PROTOCOLS,
+    BalancedTestThenSplit,
     OfficialSplit,
     OversampleThenSplit,
     Protocol,
     ProtocolSplit,
     RandomSplit,
     SubjectKFold,
+    balanced_test_then_91,
     get_protocol,
     official_fer2013,
     oversample_indices,
@@ -60,6 +62,8 @@ from hybridfer.data.splits import (
 from hybridfer.data.synthetic import make_faces
 
 __all__ = [
+    "BalancedTestThenSplit",
+    "balanced_test_then_91",
     "FERPLUS_CLASSES",
     "FERPLUS_MODES",
     "ferplus_drop_counts",

@@ -20,9 +20,12 @@ The papers' protocols (named options, used to measure how much they inflate a sc
 - :data:`random_split` (:class:`RandomSplit`): a random stratified split of *all* images,
   ignoring official usages and subjects (80:20 in the ResNet50 + weight-normalized XGBoost
   paper; :data:`random_split_811` is the CTAN paper's stratified 8:1:1 train/val/test;
-  :data:`random_split_91` the MobileNetV3-LSTM pain paper's random 90:10 of frames). On
+  :data:`random_split_91` a random 90:10 of frames). On
   FER2013 the usages share exact duplicates, which now fall on both sides; on CK+ frames of
   one subject (even of one sequence) land in train and test.
+- :data:`balanced_test_then_91` (:class:`BalancedTestThenSplit`): the MobileNetV3-LSTM pain
+  paper's: a balanced random test set (24 frames per class), then a random 90:10
+  train:validation of the rest; sibling frames fall on every side.
 - :data:`oversample_then_split` (:class:`OversampleThenSplit`): the CNN + LSTM paper's
   protocol: random oversampling of every class to the majority count on the whole data
   *before* a random 10% test split, so most minority-class test images are copies of
@@ -49,6 +52,8 @@ from hybridfer.data.splits import make_cv, stratified_holdout
 
 __all__ = [
     "PROTOCOLS",
+    "BalancedTestThenSplit",
+    "balanced_test_then_91",
     "OfficialSplit",
     "OversampleThenSplit",
     "Protocol",
@@ -396,6 +401,67 @@ random_split_91 = RandomSplit(name="random_split_91", test_size=0.1)
 #: Paper (CNN + LSTM): oversample every class on the whole data, then a random 10% test split.
 oversample_then_split = OversampleThenSplit()
 
+
+@dataclass(frozen=True)
+class BalancedTestThenSplit(Protocol):
+    """The pain paper's protocol: a balanced random test set, then a random train:validation.
+
+    ``test_per_class`` rows of every class are drawn at random (without replacement) as the
+    test part; the rest is split at random, stratified by class where it can be (plain random
+    on tiny data), into training and a validation part of ``val_size`` of it (rounded up, as
+    :func:`sklearn.model_selection.train_test_split`). The three parts share no row, but
+    subjects and sequences are ignored: sibling frames (near copies) fall on every side.
+
+    Parameters
+    ----------
+    test_per_class : int
+        Test rows of every class (the paper: 24, its 72 test frames of 3 classes).
+    val_size : float
+        Share of the rest in the validation part (the paper's 90:10 train:validation: 0.1).
+    """
+
+    name: str = "balanced_test_then_91"
+    description: str = (
+        "the pain paper's protocol: a balanced random test set of frames (the same number of "
+        "every class), then a random stratified 90:10 train:validation split of the rest, the "
+        "best epoch chosen on the validation part; subjects and sequences ignored, so sibling "
+        "frames (near copies) of one sequence fall in training, validation and test"
+    )
+    leaky: bool = True
+    test_per_class: int = 24
+    val_size: float = 0.1
+
+    def split(self, dataset: FERDataset, random_state: Any = 0) -> ProtocolSplit:
+        k = self.test_per_class
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"test_per_class must be a positive int, got {k!r}")
+        if not 0.0 < float(self.val_size) < 1.0:
+            raise ValueError(f"val_size must be a fraction in (0, 1), got {self.val_size!r}")
+        labels = np.asarray(dataset.labels)
+        classes, counts = np.unique(labels, return_counts=True)
+        short = [f"{c!r} ({n})" for c, n in zip(classes, counts, strict=True) if n <= k]
+        if short:
+            raise ValueError(
+                f"{self.name}: a balanced test of {k} rows per class leaves nothing of the "
+                f"classes {', '.join(short)} for training"
+            )
+        seed = int(random_state) if random_state is not None else None
+        rng = np.random.default_rng(seed)
+        test = np.sort(
+            np.concatenate(
+                [rng.choice(np.flatnonzero(labels == c), k, replace=False) for c in classes]
+            )
+        )
+        rest = np.setdiff1d(np.arange(len(labels)), test)
+        tr, va = stratified_holdout(
+            labels[rest], float(self.val_size), random_state=seed, stratify="if_possible"
+        )
+        return _make_split(dataset, rest[tr], test, rest[va])
+
+
+#: Paper (MobileNetV3-LSTM pain): 24 test frames per class, then 90:10 train:validation.
+balanced_test_then_91 = BalancedTestThenSplit()
+
 #: Every named protocol, by name.
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -405,6 +471,7 @@ PROTOCOLS: dict[str, Protocol] = {
         random_split,
         random_split_811,
         random_split_91,
+        balanced_test_then_91,
         oversample_then_split,
     )
 }

@@ -73,6 +73,7 @@ __all__ = [
     "run_protocol",
     "scale_settings",
     "score_cross_dataset",
+    "score_part",
     "side_by_side",
     "train_validation_parts",
     "training_parts",
@@ -352,41 +353,51 @@ def run_protocol(
     )
 
 
-def score_cross_dataset(
+def score_part(
     name: str,
     model: Any,
     test: Any,
     train: Any,
     *,
-    workdir: str | os.PathLike,
+    workdir: str | os.PathLike | None = None,
     claim: float | None = None,
     title: str = "",
     description: str = "",
     predict: Callable[[Any, Any], np.ndarray] | None = None,
     labels: Sequence[str] | None = None,
+    split: str | None = None,
+    audit_images: Callable[[Any], Any] | None = None,
+    row: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> ProtocolOutcome:
-    """Score a fitted model on another data set than it was trained on (a cross-dataset test).
+    """Score a fitted model on one more part than its protocol's test: another data set (a
+    cross-dataset test) or a part of the split (a paper's validation part).
 
-    The row has the same columns as :func:`run_protocol`'s (``folds`` 1, ``n train`` the
-    training part's size); the leakage audit compares ``test`` with ``train``.
-    ``labels`` are the classes the report lists (default: those of ``test``).
+    The row has :func:`run_protocol`'s columns (``folds`` 1, ``n train`` the training part's
+    size, ``split`` the part's name, default ``name``), then ``row``'s; the leakage audit
+    compares ``test`` with ``train`` (``audit_images(part)``: the images to compare, default
+    ``part.images``). ``labels`` are the classes the report lists (default: those of
+    ``test``). With ``workdir`` a confusion PNG is written.
     """
     from hybridfer.evaluation import evaluate_predictions, leakage_audit, plot_confusion_matrix
 
-    workdir = Path(workdir)
     predict = predict or (lambda m, part: m.predict(part.X))
+    images = audit_images or (lambda part: part.images)
     pred = np.asarray(predict(model, test))
     truth = np.asarray(test.labels)
     classes = list(labels) if labels is not None else list(test.classes)
     classes += sorted(set(pred.tolist()) - set(classes))  # predicted classes the test lacks
     rep = evaluate_predictions(truth, pred, labels=classes)
-    slug = name.replace(" ", "_").replace("+", "plus").lower()
-    png = workdir / f"confusion_{slug}.png"
-    plot_confusion_matrix(truth, pred, labels=classes, path=png, title=f"{title}, {name}")
-    audit = leakage_audit(train.images, test.images, check_within=False)
-    row = {
+    paths = {}
+    if workdir is not None:
+        slug = name.replace(" ", "_").replace("+", "plus").lower()
+        png = Path(workdir) / f"confusion_{slug}.png"
+        plot_confusion_matrix(truth, pred, labels=classes, path=png, title=f"{title}, {name}")
+        paths[f"confusion {name}"] = os.fspath(png)
+    audit = leakage_audit(images(train), images(test), check_within=False)
+    out_row = {
         "protocol": name,
-        "split": name,
+        "split": split or name,
         "claimed acc": claim,
         "acc": rep.accuracy,
         "macro-F1": rep.macro_f1,
@@ -396,15 +407,23 @@ def score_cross_dataset(
         "n test": len(test),
         "test with exact copy in train": audit.n_exact,
         "test with near copy only": audit.n_near,
+        **(row or {}),
     }
     return ProtocolOutcome(
         name=name,
-        row=row,
+        row=out_row,
         section=f"{description}\n\n{rep.to_markdown()}".strip(),
-        details={"protocol": description or name, "audit": audit.counts()},
-        paths={f"confusion {name}": os.fspath(png)},
+        details={"protocol": description or name, "audit": audit.counts(), **(details or {})},
+        paths=paths,
         models=[model],
     )
+
+
+def score_cross_dataset(name: str, model: Any, test: Any, train: Any, **kwargs: Any):
+    """:func:`score_part` on another data set (CLCM's CK+ test); ``workdir`` is required."""
+    if kwargs.get("workdir") is None:
+        raise TypeError("score_cross_dataset needs workdir= (its confusion PNG goes there)")
+    return score_part(name, model, test, train, **kwargs)
 
 
 # -- the harness ------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def paper_result(
         recipe=recipe,
         version=version,
         scale=scale,
-        protocol="; ".join(o.details["protocol"] for o in outcomes),
+        protocol="; ".join(dict.fromkeys(o.details["protocol"] for o in outcomes)),
         machine=machine_summary(),
         rows=rows,
         columns=columns,
