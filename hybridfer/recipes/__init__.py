@@ -11,11 +11,13 @@
   FER2013 under its random 80:20 split of all images and the official usages; see
   :mod:`hybridfer.recipes.resnet_wnxgb`.
 - ``clcm-mobilenetv2``: the CLCM paper's MobileNetV2 variant on FER2013's official split (the
-  paper's own, honest), with its cross-dataset test on CK+48 (``cross_data=``); see
+  paper's own, honest) beside plain MobileNetV2 and ShuffleNetV2 under the same protocol and
+  budget, with its cross-dataset test on CK+48 (``cross_data=``); see
   :mod:`hybridfer.recipes.clcm`.
 - ``mobilenetv3-lstm-pain``: the MobileNetV3-LSTM pain paper's model on CK+48 (its frames
   grouped by subject and sequence stand in for the pain frames), per frame or per sequence,
-  under its random 90:10 split of frames and subject-grouped folds; see
+  beside MobileNetV3 without the LSTM, under the paper's balanced test + 90:10
+  train:validation of frames and subject-grouped folds; see
   :mod:`hybridfer.recipes.mobilenetv3_lstm`.
 
 The paper recipes share their steps (protocols side by side, the budget split between their
