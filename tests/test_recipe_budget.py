@@ -54,7 +54,7 @@ class _Sleeper:
         self.seconds = seconds
 
     def fit(self, X, y):
-        assert X.shape[1] == 16 and len(set(y.tolist())) == 3
+        assert X.shape[1] == 16 and set(y.tolist()) <= {0, 1, 2}
         time.sleep(self.seconds)
         return self
 
