@@ -1,4 +1,5 @@
-"""CTAN's attention blocks: shapes kept, documented parameter counts, and they train."""
+"""CTAN's attention blocks: shapes kept, documented parameter counts (both readings of the
+Efficient Attention), and they train."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def test_shapes_are_kept(channels, h, w):
     for module in (
         EfficientAttention(channels),
         EfficientAttention(channels, residual=False, n_local=3, kernel_size=5),
+        EfficientAttention(channels, branches="split"),
+        EfficientAttention(channels, residual=False, branches="split"),
         ShuffleAttention(channels, groups=channels // 8),
     ):
         out = module(x)
@@ -42,6 +45,44 @@ def test_efficient_attention_parameter_count(channels, kwargs):
         assert _n_params(module) == 1_270_320  # the number the docstring gives
 
 
+@pytest.mark.parametrize(
+    ("channels", "kwargs"),
+    [(768, {}), (96, {}), (64, {"reduction": 4, "n_local": 1, "kernel_size": 7}), (16, {})],
+)
+def test_split_reading_parameter_count(channels, kwargs):
+    split = EfficientAttention(channels, branches="split", **kwargs)
+    full = EfficientAttention(channels, branches="full", **kwargs)
+    assert split.project is None
+    assert _n_params(split) == EfficientAttention.expected_parameters(
+        channels, branches="split", **kwargs
+    )
+    if channels == 768 and not kwargs:
+        # the docstring's numbers: the projection is 1,180,416 of the full block's 1,270,320
+        assert _n_params(split) == 26_520
+        assert _n_params(full.project) == 1_180_416
+        assert _n_params(full) - _n_params(full.project) == 74_544 + 15_360
+
+
+def test_split_reading_routes_each_half_to_one_branch():
+    # without the residual: the first half is the gated global branch of the first half, the
+    # second half the local branch of the second; changing one input half leaves the other
+    # output half as it was
+    with seeded(0):
+        block = EfficientAttention(16, reduction=4, residual=False, branches="split").eval()
+    x = torch.randn(2, 16, 5, 5)
+    y = block(x)
+    gate = block.global_mlp(block.pool(x[:, :8]))
+    assert torch.allclose(y[:, :8], x[:, :8] * gate, atol=1e-6)
+    assert torch.allclose(y[:, 8:], block.local(x[:, 8:]), atol=1e-6)
+    x2 = x.clone()
+    x2[:, 8:] += 1.0
+    y2 = block(x2)
+    assert torch.equal(y2[:, :8], y[:, :8]) and not torch.allclose(y2[:, 8:], y[:, 8:])
+    with seeded(0):
+        residual = EfficientAttention(16, reduction=4, branches="split").eval()
+    assert torch.allclose(residual(x), x + y, atol=1e-6)
+
+
 @pytest.mark.parametrize(("channels", "groups"), [(768, 64), (768, 32), (96, 8), (16, 1)])
 def test_shuffle_attention_parameter_count(channels, groups):
     module = ShuffleAttention(channels, groups)
@@ -55,6 +96,10 @@ def test_invalid_arguments():
         ShuffleAttention(100, groups=64)
     with pytest.raises(ValueError, match="odd"):
         EfficientAttention(16, kernel_size=4)
+    with pytest.raises(ValueError, match="branches must be one of"):
+        EfficientAttention(16, branches="halves")
+    with pytest.raises(ValueError, match="even number of channels"):
+        EfficientAttention(15, branches="split")
 
 
 def test_channel_shuffle_interleaves_groups():
@@ -80,7 +125,12 @@ def _task(seed: int = 0, n: int = 64, channels: int = 16):
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: EfficientAttention(16, reduction=4), lambda: ShuffleAttention(16, 2)]
+    "make",
+    [
+        lambda: EfficientAttention(16, reduction=4),
+        lambda: EfficientAttention(16, reduction=4, branches="split"),
+        lambda: ShuffleAttention(16, 2),
+    ],
 )
 @pytest.mark.parametrize("train_head", [True, False])
 def test_each_block_trains(make, train_head):

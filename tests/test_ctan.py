@@ -33,6 +33,24 @@ def test_parameter_count_matches_the_documented_formula():
     assert _n(net.trunk[0]) == CONVNEXT_TINY_FEATURE_PARAMETERS
 
 
+def test_split_attention_reading_count_and_shapes():
+    net = build_ctan(7, image_size=(64, 64), attention_branches="split", random_state=0)
+    attention = net.trunk[1]
+    assert isinstance(attention, EfficientAttention) and attention.branches == "split"
+    expected = (
+        29_095_867 - 1_270_320 + EfficientAttention.expected_parameters(768, branches="split")
+    )
+    assert _n(net) == expected == 27_852_067  # the numbers the docstrings give
+    net.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert net(x).shape == (2, 7)
+        assert net.embed(x).shape == (2, 768)
+        assert net.tokens(x).shape == (2, 4, 768)
+    with pytest.raises(ValueError, match="attention_branches must be one of"):
+        CTAN(attention_branches="halves")
+
+
 def test_gray_input_and_rfb_change_the_count_as_documented():
     net = CTAN(n_classes=3, in_channels=1, rfb=True, image_size=(64, 64), random_state=0)
     rfb = net.trunk[0][1]

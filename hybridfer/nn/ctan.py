@@ -10,6 +10,7 @@ Stem            3         96        torchvision ConvNeXt-Tiny ``features[0]`` (4
 Basic RFB       96        96        :class:`BasicRFB`, optional (``rfb=True``); see below
 ConvBlock1-4    96        768       ConvNeXt-Tiny stages (depths 3, 3, 9, 3), drop path
 Efficient Att   768       768       :class:`hybridfer.nn.attention.EfficientAttention`
+                                    (``attention_branches="full"`` or ``"split"``)
 Shuffle Att     768       768       :class:`hybridfer.nn.attention.ShuffleAttention`
 EMA             768       768       not a layer: an average of the weights during training
                                     (``ema_decay=0.999`` of the training loop)
@@ -32,6 +33,13 @@ Decisions (the paper is vague)
   off by default (the architecture figure and the text omit it); ``rfb=True`` inserts it.
 - Table I gives ConvBlock4 as 768 -> 768 and no downsampling layers; we keep ConvNeXt-Tiny's
   stages and its three downsampling layers unchanged (96-192-384-768).
+- Table I's Efficient Attention (768 -> 768, two branches "concatenated") has two readings,
+  both offered (``attention_branches=``, :class:`hybridfer.nn.attention.EfficientAttention`):
+  ``"full"`` (default), both branches read all 768 channels and a 1x1 projection maps the
+  1,536 concatenated channels back to 768 (1,270,320 parameters); ``"split"``, each branch
+  reads 384 of the channels and their concatenation is the output (26,520 parameters). The
+  paper states no parameter count, so none supports either: the whole network has 29,095,867
+  parameters under ``"full"`` and 27,852,067 under ``"split"`` (7 classes, RGB, no RFB).
 - "Layer Norm" then "FC" on a 768-vector: the attention output is global-average-pooled,
   layer-normalised and classified, as ConvNeXt's own head does.
 - ``weights=None`` (random initialisation) by default; the paper fine-tunes from an
@@ -46,7 +54,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hybridfer.nn.attention import EfficientAttention, ShuffleAttention
+from hybridfer.nn.attention import (
+    EFFICIENT_ATTENTION_BRANCHES,
+    EfficientAttention,
+    ShuffleAttention,
+)
 from hybridfer.nn.fernet import FERNet, probe_map
 
 __all__ = ["CTAN", "CONVNEXT_TINY_FEATURE_PARAMETERS", "BasicRFB", "build_ctan"]
@@ -135,6 +147,10 @@ class CTAN(FERNet):
         Groups of the Shuffle Attention (768 / 64 / 2 = 6 channels per half).
     reduction : int, default=16
         Bottleneck ratio of the Efficient Attention's global branch.
+    attention_branches : {"full", "split"}, default="full"
+        The Efficient Attention's reading: both branches on all 768 channels then a
+        ``1536 -> 768`` projection (``"full"``), or a 384/384 channel split and no projection
+        (``"split"``); see :class:`hybridfer.nn.attention.EfficientAttention`.
     random_state : int or None, default=None
         Seed of the random initialisation; None draws from torch's global generator (so a
         caller's ``torch.manual_seed`` or :func:`hybridfer.nn.training.seeded` decides).
@@ -143,10 +159,12 @@ class CTAN(FERNet):
     ---------------
     ``27,818,592 - 96 * 16 * (3 - in_channels)`` for ConvNeXt-Tiny's features (the 4x4 stem
     kernel has ``in_channels`` input channels),
-    ``+ EfficientAttention.expected_parameters(768, reduction)`` (1,270,320),
+    ``+ EfficientAttention.expected_parameters(768, reduction, branches=attention_branches)``
+    (1,270,320 for ``"full"``, 26,520 for ``"split"``),
     ``+ ShuffleAttention.expected_parameters(768, shuffle_groups)`` (36),
     ``+ 2 * 768`` (LayerNorm) ``+ 768 * n_classes + n_classes`` (FC), plus the BasicRFB's when
-    ``rfb=True`` (45,468 for 96 channels). 29,095,867 for 7 classes, 3 channels, no RFB.
+    ``rfb=True`` (45,468 for 96 channels). 29,095,867 for 7 classes, 3 channels, no RFB
+    (``"full"``); 27,852,067 with ``attention_branches="split"``.
     """
 
     def __init__(
@@ -159,6 +177,7 @@ class CTAN(FERNet):
         weights=None,
         shuffle_groups: int = 64,
         reduction: int = 16,
+        attention_branches: str = "full",
         random_state: int | None = None,
     ) -> None:
         super().__init__()
@@ -166,6 +185,11 @@ class CTAN(FERNet):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
         if not 0.0 <= drop_path < 1.0:
             raise ValueError(f"drop_path must be in [0, 1), got {drop_path}")
+        if attention_branches not in EFFICIENT_ATTENTION_BRANCHES:
+            raise ValueError(
+                f"attention_branches must be one of {list(EFFICIENT_ATTENTION_BRANCHES)}, got "
+                f"{attention_branches!r}"
+            )
         if random_state is None:
             random_state = int(torch.randint(0, 2**31 - 1, (1,)).item())
         features = _convnext_features(weights, random_state, drop_path)
@@ -186,7 +210,7 @@ class CTAN(FERNet):
             torch.manual_seed(int(random_state) + 1)
             self.trunk = nn.Sequential(
                 nn.Sequential(*layers),
-                EfficientAttention(768, reduction=reduction),
+                EfficientAttention(768, reduction=reduction, branches=attention_branches),
                 ShuffleAttention(768, groups=shuffle_groups),
             )
             self.pool = nn.AdaptiveAvgPool2d(1)

@@ -5,10 +5,12 @@
   see :mod:`hybridfer.recipes.fer2013`.
 - ``cnn-lstm-fer2013``: the CNN + LSTM paper's Model 1/2/3 under its oversample-then-split
   protocol and the official one, side by side; see :mod:`hybridfer.recipes.cnn_lstm`.
-- ``ctan-convnext``: the CTAN paper's ConvNeXt-Tiny + attention network on CK+48 under its
-  random 8:1:1 split of frames and subject-grouped folds; see :mod:`hybridfer.recipes.ctan`.
+- ``ctan-convnext``: the CTAN paper's ConvNeXt-Tiny + attention network on CK+48 (random
+  8:1:1 of frames vs subject-grouped folds) or FER2013 (random 8:1:1 of all images vs the
+  official usages); see :mod:`hybridfer.recipes.ctan`.
 - ``resnet50-wnxgboost``: the ResNet50 + WNXGBoost paper's multi-level features and boosting on
-  FER2013 under its random 80:20 split of all images and the official usages; see
+  FER2013 under its random 80:20 split of all images, scored on the held-out part and on its
+  training part (its Table 3), and the official usages; see
   :mod:`hybridfer.recipes.resnet_wnxgb`.
 - ``clcm-mobilenetv2``: the CLCM paper's MobileNetV2 variant on FER2013's official split (the
   paper's own, honest) beside plain MobileNetV2 and ShuffleNetV2 under the same protocol and
