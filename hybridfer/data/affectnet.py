@@ -37,7 +37,6 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -460,7 +459,7 @@ def load_affectnet(
     }
     if landmarks:
         columns["landmarks"] = np.stack(points)
-    dataset = dataset_from_files(
+    return dataset_from_files(
         paths,
         labels,
         AFFECTNET_CLASSES[:keep],
@@ -469,10 +468,7 @@ def load_affectnet(
         color=color,
         lazy=lazy,
         n_jobs=n_jobs,
-    )
-    return replace(
-        dataset,
-        usage=np.asarray(usage),
+        usage=usage,
         boxes=None if boxes is None else np.asarray(boxes, dtype=np.int64).reshape(-1, 4),
         columns=columns,
     )

@@ -9,7 +9,6 @@ reading each photo once.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from numbers import Integral, Real
@@ -19,7 +18,8 @@ from PIL import Image
 
 from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
-from hybridfer.images import read_image, read_images, stack_images
+from hybridfer.data.folders import _resized
+from hybridfer.images import read_image
 
 __all__ = ["crop_boxes"]
 
@@ -60,37 +60,6 @@ def _in_color(image: np.ndarray, color: str | None) -> np.ndarray:
     if color == "gray" and image.ndim == 3:
         return np.asarray(Image.fromarray(image).convert("L"), dtype=np.uint8)
     return image
-
-
-def _resized(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    """``image`` resized (bilinear) to ``size`` ``(h, w)``, or as it is when None or equal."""
-    if size is None or image.shape[:2] == size:
-        return image
-    pil = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return np.asarray(pil, dtype=np.uint8)
-
-
-def _read_resized(
-    paths: Sequence[str],
-    *,
-    color: str,
-    size: tuple[int, int] | None,
-    n_jobs: int | None,
-) -> np.ndarray:
-    """Decode ``paths`` in ``color``, each resized to ``size`` when given, stacked (the first
-    file of another size is named when ``size`` is None)."""
-    paths = list(paths)
-    if size is None:
-        return stack_images(read_images(paths, color=color, n_jobs=n_jobs), paths)
-    n_jobs = min(8, os.cpu_count() or 1) if n_jobs is None else n_jobs
-
-    def one(p: str) -> np.ndarray:
-        return _resized(read_image(p, color), size)
-
-    if n_jobs <= 1 or len(paths) < 64:
-        return np.stack([one(p) for p in paths])
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        return np.stack(list(pool.map(one, paths, chunksize=64)))
 
 
 def _crop_window(

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hybridfer._messages import plain_repr
-from hybridfer.data.boxes import _check_color, _check_size, _read_resized
+from hybridfer.data.boxes import _check_color, _check_size
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.folders import dataset_from_files
 from hybridfer.data.sequences import FrameWindows, clips_from_paths, frames_from_dataset
@@ -226,19 +226,17 @@ def _decode(
     out_size = _check_size(size)
     if lazy and out_size is not None:
         raise ValueError("size resizes the decoded frames; it does not apply with lazy=True")
-    ds = dataset_from_files(
+    return dataset_from_files(
         paths,
         labels,
         CKPLUS_FULL_CLASSES,
         groups=groups,
         name="ckplus",
         color=color,
-        lazy=lazy or out_size is not None,
+        lazy=lazy,
         n_jobs=n_jobs,
+        size=out_size,
     )
-    if out_size is not None:
-        ds = replace(ds, images=_read_resized(paths, color=color, size=out_size, n_jobs=n_jobs))
-    return ds
 
 
 def load_ckplus(

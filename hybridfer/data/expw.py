@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
 from numbers import Real
 from pathlib import Path
 
@@ -231,12 +230,12 @@ def load_expw(
         color=color,
         lazy=lazy or crop,
         n_jobs=n_jobs,
+        boxes=boxes,
+        columns={
+            "face_id": np.asarray(face_ids, dtype=np.int64),
+            "confidence": np.asarray(confidences, dtype=np.float64),
+        },
     )
-    columns = {
-        "face_id": np.asarray(face_ids, dtype=np.int64),
-        "confidence": np.asarray(confidences, dtype=np.float64),
-    }
-    ds = replace(ds, boxes=boxes, columns=columns)
     if crop:
         return crop_boxes(ds, size=size, margin=margin, color=color, n_jobs=n_jobs)
     return ds

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from hybridfer.data.dataset import FERDataset
-from hybridfer.images import IMAGE_SUFFIXES, check_path, read_images, stack_images
+from hybridfer.images import IMAGE_SUFFIXES, check_path, read_image, read_images, stack_images
 
 __all__ = ["dataset_from_files", "list_image_folder", "load_image_folder", "parse_groups"]
 
@@ -129,6 +131,37 @@ def load_image_folder(
     )
 
 
+def _resized(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """``image`` resized (bilinear) to ``size`` ``(h, w)``, or as it is when None or equal."""
+    if size is None or image.shape[:2] == size:
+        return image
+    pil = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(pil, dtype=np.uint8)
+
+
+def _read_resized(
+    paths: Sequence[str],
+    *,
+    color: str,
+    size: tuple[int, int] | None,
+    n_jobs: int | None,
+) -> np.ndarray:
+    """Decode ``paths`` in ``color``, each resized to ``size`` when given, stacked (the first
+    file of another size is named when ``size`` is None)."""
+    paths = list(paths)
+    if size is None:
+        return stack_images(read_images(paths, color=color, n_jobs=n_jobs), paths)
+    n_jobs = min(8, os.cpu_count() or 1) if n_jobs is None else n_jobs
+
+    def one(p: str) -> np.ndarray:
+        return _resized(read_image(p, color), size)
+
+    if n_jobs <= 1 or len(paths) < 64:
+        return np.stack([one(p) for p in paths])
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return np.stack(list(pool.map(one, paths, chunksize=64)))
+
+
 def dataset_from_files(
     paths: Sequence[str],
     labels: Sequence[str],
@@ -139,17 +172,28 @@ def dataset_from_files(
     color: str = "gray",
     lazy: bool = False,
     n_jobs: int | None = None,
+    size: tuple[int, int] | None = None,
+    usage: Sequence[str] | np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    columns: dict[str, np.ndarray] | None = None,
 ) -> FERDataset:
-    """A :class:`FERDataset` over image files: decoded now (one stacked array; the first
-    file of another size is named), or kept as paths when ``lazy``."""
+    """A :class:`FERDataset` over image files: decoded now (one stacked array, each image
+    resized to ``size`` ``(h, w)`` when given, else the first file of another size is named),
+    or kept as paths when ``lazy``; ``usage``, ``boxes`` and ``columns`` as the data set
+    has them."""
+    if lazy and size is not None:
+        raise ValueError("size resizes the decoded images; it does not apply with lazy=True")
     images = None
     if not lazy:
-        images = stack_images(read_images(paths, color=color, n_jobs=n_jobs), paths)
+        images = _read_resized(paths, color=color, size=size, n_jobs=n_jobs)
     return FERDataset(
         images=images,
         labels=np.asarray(labels),
         classes=tuple(classes),
         paths=np.asarray(paths),
         groups=None if groups is None else np.asarray(groups),
+        usage=None if usage is None else np.asarray(usage),
         name=name,
+        boxes=boxes,
+        columns=dict(columns or {}),
     )

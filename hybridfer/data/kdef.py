@@ -24,13 +24,12 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from hybridfer._messages import plain_repr
-from hybridfer.data.boxes import _check_color, _check_size, _read_resized
+from hybridfer.data.boxes import _check_color, _check_size
 from hybridfer.data.dataset import FERDataset
 from hybridfer.data.folders import dataset_from_files
 from hybridfer.images import IMAGE_SUFFIXES, check_path
@@ -191,18 +190,15 @@ def load_kdef(
     if not paths:
         which = "" if wanted is None else f" at the angles {sorted(wanted)}"
         raise ValueError(f"KDEF folder {os.fspath(root)!r} has no KDEF photos{which}; {_LAYOUT}")
-    ds = dataset_from_files(
+    return dataset_from_files(
         paths,
         labels,
         KDEF_CLASSES,
         groups=subjects,
         name="kdef",
         color=color,
-        lazy=lazy or out_size is not None,
+        lazy=lazy,
         n_jobs=n_jobs,
+        size=out_size,
+        columns={"angle": np.asarray(angle_col), "session": np.asarray(sessions)},
     )
-    images = ds.images
-    if out_size is not None:
-        images = _read_resized(paths, color=color, size=out_size, n_jobs=n_jobs)
-    columns = {"angle": np.asarray(angle_col), "session": np.asarray(sessions)}
-    return replace(ds, images=images, columns=columns)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -307,7 +306,7 @@ def load_rafdb(
             if images == "original":
                 columns["landmarks"] = np.stack([r[0] for r in read])
 
-    dataset = dataset_from_files(
+    return dataset_from_files(
         [os.fspath(f) for f in files],
         labels,
         RAFDB_CLASSES,
@@ -316,5 +315,7 @@ def load_rafdb(
         color=color,
         lazy=lazy,
         n_jobs=n_jobs,
+        usage=usages,
+        boxes=boxes,
+        columns=columns,
     )
-    return replace(dataset, usage=np.asarray(usages), boxes=boxes, columns=columns)

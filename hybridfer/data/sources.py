@@ -19,7 +19,7 @@ from hybridfer._messages import plain_repr
 from hybridfer.data.dataset import FERDataset
 from hybridfer.images import IMAGE_SUFFIXES, check_path
 
-__all__ = ["DATASETS", "DatasetSource", "detect_dataset", "load_dataset"]
+__all__ = ["DATASETS", "DatasetSource", "detect_dataset", "load_dataset", "parse_dataset_spec"]
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,15 @@ def detect_dataset(path: str | os.PathLike) -> str:
     return name
 
 
+def parse_dataset_spec(spec: str | os.PathLike) -> tuple[str, str | os.PathLike]:
+    """``"NAME:PATH"`` -> ``(NAME, PATH)`` for a registered NAME; a bare path ->
+    ``(detect_dataset(path), path)``."""
+    name, sep, rest = str(spec).partition(":")
+    if sep and name.lower() in DATASETS:
+        return name.lower(), rest
+    return detect_dataset(spec), spec
+
+
 def load_dataset(source: str, path: str | os.PathLike | None = None, **kwargs: Any) -> FERDataset:
     """Load a registered data set.
 
@@ -237,11 +246,7 @@ def load_dataset(source: str, path: str | os.PathLike | None = None, **kwargs: A
         Passed to the loader (e.g. ``lazy=True``, ``mode="probability"``).
     """
     if path is None:
-        name, sep, rest = str(source).partition(":")
-        if sep and name.lower() in DATASETS:
-            source, path = name.lower(), rest
-        else:
-            source, path = "auto", source
+        source, path = parse_dataset_spec(source)
     name = str(source).lower()
     if name == "auto":
         name = detect_dataset(path)

@@ -149,14 +149,11 @@ def open_cross_data(
         boxes, such as ExpW, are cut at their boxes); ``n_missing`` counts the pictures in
         which no face was found, which are read whole.
     """
-    from hybridfer.data import DATASETS, cross_dataset, detect_dataset, load_dataset
+    from hybridfer.data import DATASETS, cross_dataset, load_dataset
     from hybridfer.data.dataset import FERDataset
+    from hybridfer.data.sources import parse_dataset_spec
 
-    name, sep, rest = str(spec).partition(":")
-    if sep and name.lower() in DATASETS:
-        name, path = name.lower(), rest
-    else:
-        name, path = detect_dataset(spec), spec
+    name, path = parse_dataset_spec(spec)
     say = log or (lambda _msg: None)
     full_frames = DATASETS[name].full_frames
     crop = full_frames if crop is None else bool(crop)
