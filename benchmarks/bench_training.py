@@ -20,7 +20,17 @@ training from image files (PNG paths decoded per batch) against in-memory arrays
 Usage::
 
     python benchmarks/bench_training.py [--n 1536] [--repeat 2] [--arch fer_vgg ...]
-        [--device cpu|cuda] [--compile] [--accuracy [--data DIR]]
+        [--device cpu|cuda] [--compile] [--accuracy [--data DIR]] [--fp32 [--fma-units 2]]
+
+``--fp32`` (issue 18, item 2) times the ``fer2013-cpu`` network (``fer_vgg`` 48-96-192-384,
+the recipe's settings: AdamW, ``fer_light`` augmentation, EMA) in float32: the toolkit's fit
+against its own bare loop, then each speed-up candidate against today's float32 fit
+(contiguous, batch 64): channels-last, batch 128 and the ladder's cheaper rungs (:mod:`hybridfer.recipes.ladder`), each with
+its FLOPs per image (forward + backward, ``torch.utils.flop_counter``), GFLOP/s and the
+fraction of the float32 peak: cores x ``--fma-units`` x FMA lanes (8 for AVX2, 16 for AVX-512
+as ATen reports it) x 2 x the clock ``/proc/cpuinfo`` reports (turbo clocks can exceed it).
+Run it with ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2`` for the AVX2 case;
+``torch.compile`` is timed by ``--compile``.
 
 ``--compile`` times three epochs of ``fit_module`` with and without ``compile=True``
 (``torch.compile``), compilation included.
@@ -160,6 +170,102 @@ def accuracy_pair(data: str | None, device: str, schedule: str, seeds: list[int]
     print(f"bf16 - float32, mean over {len(seeds)} seed(s): {diff:+.2f} points")
 
 
+def flops_per_image(widths, size: int) -> float:
+    """Forward + backward FLOPs of one 1x``size``x``size`` image through ``fer_vgg``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_fer_net("fer_vgg", image_size=(size, size), widths=widths, block_dropout=0.0)
+    x = torch.randn(8, 1, size, size)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    return counter.get_total_flops() / len(x)
+
+
+def fp32_peak(fma_units: int) -> tuple[float, str]:
+    """The float32 peak in GFLOP/s and how it was computed."""
+    import os
+
+    lanes = 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+    mhz = 0.0
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = next(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+    except (OSError, StopIteration):
+        pass
+    threads = torch.get_num_threads()
+    cores = min(threads, os.cpu_count() or threads)
+    peak = cores * fma_units * lanes * 2 * mhz / 1e3
+    return peak, f"{cores} cores x {fma_units} FMA x {lanes} lanes x 2 x {mhz / 1e3:.2f} GHz"
+
+
+def fp32_section(n: int, repeat: int, fma_units: int) -> None:
+    """Issue 18, item 2: float32 speed-ups of the fer2013-cpu network (see the docstring)."""
+    from hybridfer.recipes.fer2013 import SETTINGS
+    from hybridfer.recipes.ladder import RUNGS, rung_settings
+
+    peak, how = fp32_peak(fma_units)
+    print(f"\nfloat32 peak {peak:.0f} GFLOP/s ({how})")
+    base = {k: v for k, v in SETTINGS["cpu"].items() if k != "epochs"}
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
+    y = rng.integers(0, 7, n)
+    wide = RUNGS[0]
+
+    def fit(rung=wide, **kw) -> float:
+        params = {**rung_settings(base, rung), "precision": "float32", "channels_last": False}
+        est = CNNFeatures(**{**params, **kw}, epochs=2, random_state=0)
+        est.fit(X, y)
+        return n / est.history_[-1]["time"]  # the second epoch: warm-up excluded
+
+    xt = torch.from_numpy(X).float().div(255).unsqueeze(1)
+    yt = torch.from_numpy(y)
+
+    def bare() -> float:
+        torch.manual_seed(0)
+        model = build_fer_net("fer_vgg", widths=wide.widths, block_dropout=0.0).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        rate = 0.0
+        for _ in range(2):
+            start = time.perf_counter()
+            for i in range(0, n, 64):
+                loss = loss_fn(model(xt[i : i + 64]), yt[i : i + 64])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            rate = n / (time.perf_counter() - start)
+        return rate
+
+    plain = {"augment": None, "ema_decay": None, "label_smoothing": 0.0}
+    ref_bare = best_of(bare, repeat)
+    ref_fit = best_of(lambda: fit(**plain), repeat)
+    print(
+        f"fer_vgg {'-'.join(map(str, wide.widths))} float32, batch 64, no augmentation: bare "
+        f"loop {ref_bare:.0f} img/s, toolkit fit {ref_fit:.0f} img/s: {ref_fit / ref_bare:.2f}x"
+    )
+    arms = {
+        "today: float32, contiguous, batch 64": (wide, {}),
+        "channels-last": (wide, {"channels_last": True}),
+        "channels-last, batch 128": (wide, {"channels_last": True, "batch_size": 128}),
+        **{f"rung {r.name}, channels-last": (r, {"channels_last": True}) for r in RUNGS[1:]},
+    }
+    print(
+        "| configuration (recipe settings, float32) | img/s | vs today | MFLOP/img | GFLOP/s | "
+        "of peak |\n|---|---|---|---|---|---|"
+    )
+    today = 0.0
+    for name, (rung, kw) in arms.items():
+        rate = best_of(lambda r=rung, k=kw: fit(r, **k), repeat)
+        today = today or rate
+        mflop = flops_per_image(rung.widths, rung.input_size) / 1e6
+        gflops = rate * mflop / 1e3
+        print(
+            f"| {name} | {rate:.0f} | {rate / today:.2f}x | {mflop:.0f} | {gflops:.0f} | "
+            f"{gflops / peak:.0%} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1536)
@@ -168,6 +274,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--fp32", action="store_true")
+    parser.add_argument("--fma-units", type=int, default=2)
     parser.add_argument("--data", default=None)
     parser.add_argument("--schedule", default="warmup_cosine")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -186,6 +294,9 @@ def main() -> None:
     xt = torch.from_numpy(X).float().div(255).unsqueeze(1)
     yt = torch.from_numpy(y)
 
+    if args.fp32:
+        fp32_section(args.n, args.repeat, args.fma_units)
+        return
     print("| architecture | bare fp32 img/s | fit fp32 / bare | fit auto / bare |")
     print("|---|---|---|---|")
     for arch in args.arch:

@@ -10,6 +10,14 @@ Usage::
 
     python benchmarks/fer2013_time_to_accuracy.py [--minutes 10] [--only NAME ...]
         [--data DIR] [--out fer2013_tta.jsonl]
+    python benchmarks/fer2013_time_to_accuracy.py --table
+
+``--table`` trains nothing: it measures each ladder rung's throughput on this machine
+(:func:`hybridfer.recipes.ladder.measure_rung`, seconds) and prints the time-to-accuracy table
+the ladder predicts from its measured points (:func:`~hybridfer.recipes.ladder.predict_accuracy`):
+PublicTest (network + flip TTA) after 10/20/30/45/60 minutes of training, and the rung
+:func:`~hybridfer.recipes.ladder.choose_rung` picks at each. Run it under
+``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2`` for the AVX2 path.
 """
 
 from __future__ import annotations
@@ -26,6 +34,13 @@ from hybridfer.extractors import CNNFeatures
 from hybridfer.images import read_images
 from hybridfer.nn.devices import cpu_capability
 from hybridfer.recipes.fer2013 import SETTINGS, _soft_class_weights
+from hybridfer.recipes.ladder import (
+    RUNGS,
+    choose_rung,
+    measure_rung,
+    predict_accuracy,
+    rung_settings,
+)
 
 BASE = {k: v for k, v in SETTINGS["cpu"].items() if k not in ("architecture_params",)}
 
@@ -53,6 +68,32 @@ CANDIDATES = {
         "architecture_params": {"widths": (48, 96, 192, 384), "depths": (1, 2, 2, 1)},
     },
 }
+#: The ladder's rungs (hybridfer.recipes.ladder): the recipe's settings at each width and size.
+CANDIDATES.update({r.name: rung_settings(SETTINGS["cpu"], r) for r in RUNGS})
+
+
+def predicted_table(n_train: int = 28_709, n_eval: int = 3_589) -> None:
+    """The ladder's predicted time-to-accuracy table on this machine (see the docstring)."""
+    speeds = {r.name: measure_rung(SETTINGS["cpu"], r) for r in RUNGS}
+    minutes = (10, 20, 30, 45, 60)
+    print(
+        "| rung | train img/s | s per epoch | "
+        + " | ".join(f"{m} min: epochs, acc" for m in minutes)
+        + " |\n|---|---|---|"
+        + "---|" * len(minutes)
+    )
+    for r in RUNGS:
+        train_ips, infer_ips, _ = speeds[r.name]
+        epoch_s = n_train / train_ips + n_eval / infer_ips
+        cells = [
+            f"{60 * m / epoch_s:.1f}, {predict_accuracy(r, 60 * m / epoch_s):.4f}" for m in minutes
+        ]
+        print(f"| {r.name} | {train_ips:.0f} | {epoch_s:.0f} | " + " | ".join(cells) + " |")
+    picks = [
+        choose_rung({k: v[:2] for k, v in speeds.items()}, 60 * m, n_train, n_eval).rung.name
+        for m in minutes
+    ]
+    print("| chosen | | | " + " | ".join(picks) + " |")
 
 
 def main() -> None:
@@ -61,8 +102,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(CANDIDATES))
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default="fer2013_tta.jsonl")
+    parser.add_argument("--table", action="store_true")
     args = parser.parse_args()
     print(f"# {cpu_capability()}", flush=True)
+    if args.table:
+        predicted_table()
+        return
     train, test = usage_split(load_fer2013(data_root(args.data) / "fer2013", lazy=True))
     Xtr, ytr = np.stack(read_images(list(train.paths), "gray")), train.labels
     Xte, yte = np.stack(read_images(list(test.paths), "gray")), test.labels

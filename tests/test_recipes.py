@@ -13,6 +13,7 @@ from PIL import Image
 
 from hybridfer.data import FER2013_CLASSES
 from hybridfer.recipes import RecipeError, get_recipe, list_recipes, run_recipe
+from hybridfer.recipes.ladder import RUNGS
 from tools.data_root import data_root
 
 DATA = data_root()  # tools/data_root.py: $HYBRIDFER_DATA, else ../shared/data
@@ -173,8 +174,20 @@ def test_cli_recipes_and_reproduce(tiny_fer, tmp_path, capsys):
 def test_a_tiny_whole_run_budget_still_ends_annealed_with_its_report(tiny_fer, tmp_path):
     work = tmp_path / "tiny-budget"
     result = run_recipe(
-        "fer2013-cpu", tiny_fer, scale="smoke", workdir=work, verbose=0, budget_minutes=0.02
+        "fer2013-cpu",
+        tiny_fer,
+        scale="smoke",
+        workdir=work,
+        verbose=0,
+        budget_minutes=0.02,
+        rung="auto",  # the cpu scale's ladder: every rung measured, one chosen
     )
+    ladder = result.details["ladder"]
+    assert [r["rung"] for r in ladder["rows"]] == [r.name for r in RUNGS]
+    assert ladder["rung"] in [r.name for r in RUNGS] and ladder["train_s"] == 1.0
+    chosen = next(r for r in RUNGS if r.name == ladder["rung"])
+    assert result.details["settings"]["architecture_params"]["widths"] == chosen.widths
+    assert json.loads((work / "ladder.json").read_text())["rung"] == ladder["rung"]
     budget = result.details["budget"]
     assert budget["budget_s"] == pytest.approx(1.2)
     # less than the required work: training gets its floor, the saved head is still fitted
@@ -187,4 +200,11 @@ def test_a_tiny_whole_run_budget_still_ends_annealed_with_its_report(tiny_fer, t
     assert history[-1]["lr"] == pytest.approx(SETTINGS_SMOKE_MIN_LR, rel=1e-3)  # annealed
     text = (work / "report.md").read_text()
     assert "## Budget" in text and "left out to fit the budget" in text
+    assert "## Ladder" in text and f"Chosen: **{ladder['rung']}**" in text
     assert joblib.load(work / "pipeline.joblib")[-1] is not None
+
+
+def test_an_unknown_rung_is_refused_with_the_rungs_named(tiny_fer, tmp_path):
+    with pytest.raises(RecipeError, match=r"rung must be 'auto' or one of \['vgg48@48'"):
+        run_recipe("fer2013-cpu", tiny_fer, scale="smoke", workdir=tmp_path, rung="vgg99")
+    assert not (tmp_path / "ladder.json").exists()

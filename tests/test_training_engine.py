@@ -321,7 +321,9 @@ def test_auto_precision_and_channels_last_follow_the_cpu():
         architecture_params={"widths": (8, 16)},
     ).fit(X, y)
     assert np.isfinite(est.transform(X)).all()
-    assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) == native
+    # channels-last for float32 and for native bf16: either way on a CPU
+    assert use_channels_last("auto", cpu, resolve_precision("auto", cpu))
+    assert use_channels_last("auto", cpu, torch.bfloat16) == native
 
 
 @pytest.mark.parametrize(
@@ -350,7 +352,8 @@ def test_a_onednn_cap_below_bf16_makes_auto_choose_float32(monkeypatch, cap, nat
     cpu = torch.device("cpu")
     assert devices.cpu_has_native_bf16() is native
     assert resolve_precision("auto", cpu) == (torch.bfloat16 if native else torch.float32)
-    assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) is native
+    assert use_channels_last("auto", cpu, resolve_precision("auto", cpu)) is True
+    assert use_channels_last("auto", cpu, torch.bfloat16) is native  # not emulated bf16
     assert f"oneDNN {cap.upper() if cap else 'uncapped'}" in devices.cpu_capability()
     monkeypatch.setattr(devices, "_hardware_bf16", lambda: False)
     assert devices.cpu_has_native_bf16() is False

@@ -35,11 +35,21 @@ Scales: ``smoke`` trains a tiny network for two epochs on a few hundred images (
 heads and report included (:mod:`hybridfer.recipes.budget`: before training, the recipe times
 the network's inference, HOG and each head's fit on a small sample, reserves what they will take
 on all of Training, and trains for the rest; a budget too short for every head drops the
-lower-priority ones, :data:`HEAD_PRIORITY`, and the report says so); ``full`` trains a wider network for 60 epochs (meant for a GPU).
+lower-priority ones, :data:`HEAD_PRIORITY`, and the report says so); ``full`` trains a wider
+network for 60 epochs (meant for a GPU).
+
+Which network, at the ``cpu`` scale: the ladder (:mod:`hybridfer.recipes.ladder`). Before
+training, the recipe measures each rung's training and inference throughput on this machine
+(seconds; float32 on a CPU without native bf16, bf16 + channels-last with it) and trains the
+rung whose measured accuracy per epoch predicts the best score for the epochs the training
+budget buys there; the report's "Ladder" section has the measurements, the prediction and the
+choice (``rung=`` forces one). The rungs' accuracy per epoch was measured on PublicTest: one
+more choice made on it before the run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -118,7 +128,8 @@ _REDUCTIONS = {
         "a tiny fer_vgg (widths 8-16-32), 2 epochs",
     ],
     "cpu": [
-        "fer_vgg widths 48-96-192-384 (full: 64-128-256-512), no per-block dropout, random "
+        "fer_vgg at the ladder's rung for this machine and budget (widths 48-96-192-384 or "
+        "32-64-128-256, 48 or 40 px; full: 64-128-256-512 at 48), no per-block dropout, random "
         "erasing at p 0.1 (full: 0.25) and no mixup/CutMix",
         "training ends with the time budget (budget_minutes covers the whole run: training "
         "gets what the predicted inference, features and heads leave), not after a number "
@@ -286,6 +297,18 @@ def _plan_run(
     )
 
 
+def _measure_ladder(settings: dict[str, Any], rung: str, device: str) -> dict[str, tuple]:
+    """Rung name -> (train img/s, inference img/s, parameters) measured on this machine: every
+    rung for ``"auto"``, else the one named."""
+    from hybridfer.recipes.ladder import RUNGS, measure_rung
+
+    names = [r.name for r in RUNGS]
+    if rung != "auto" and rung not in names:
+        raise RecipeError(f"rung must be 'auto' or one of {names}, got {rung!r}")
+    chosen = [r for r in RUNGS if rung in ("auto", r.name)]
+    return {r.name: measure_rung(settings, r, device=device) for r in chosen}
+
+
 def _heads(scale: str, seed: int) -> dict[str, tuple[str, Any]]:
     """Hybrid heads: name -> (the columns it reads, the unfitted estimator)."""
     from sklearn.linear_model import LogisticRegression
@@ -336,6 +359,7 @@ def run_fer2013(
     verbose: int = 1,
     device: str = "auto",
     cross_data: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    rung: str | None = None,
 ) -> RecipeResult:
     """Run the FER2013 recipe (see the module docstring); returns its :class:`RecipeResult`.
 
@@ -358,6 +382,11 @@ def run_fer2013(
         names the set, e.g. CK+48 and JAFFE; :func:`hybridfer.evaluation.open_cross_data`):
         the network and every head, as fitted on Training, score each one after its labels
         are mapped to FER2013's; whole pictures (JAFFE) are face-cropped and aligned first.
+    rung : str, optional
+        The network configuration (:mod:`hybridfer.recipes.ladder`): ``"auto"`` (the default
+        at the ``cpu`` scale) measures every rung's throughput on this machine and trains the
+        one predicted to score best within the training budget; a rung's name trains that
+        one; at the other scales the default keeps the scale's own network.
     """
     import joblib
     import torch
@@ -402,10 +431,27 @@ def run_fer2013(
 
     settings = dict(SETTINGS[scale])
     heads = _heads(scale, random_state)
-    plan = None
+    plan = choice = None
+    rung = ("auto" if scale == "cpu" else None) if rung is None else rung
+    chosen_file = workdir / "ladder.json"
+    if resume and rung == "auto" and chosen_file.exists():  # the checkpoint's network
+        rung = json.loads(chosen_file.read_text())["rung"]
+    throughput = _measure_ladder(settings, rung, device) if rung is not None else {}
     if scale == "cpu" or budget_minutes is not None:
         whole = 60.0 * (DEFAULT_BUDGET_MINUTES if budget_minutes is None else budget_minutes)
         plan = _plan_run(whole, t0, settings, heads, len(y_train), X_test, cross, device)
+    if throughput:
+        from hybridfer.recipes.ladder import choose_rung, rung_settings
+
+        train_s = plan.train_s if plan is not None else float("inf")
+        n_eval = len(y_test["PublicTest"])
+        speeds = {k: v[:2] for k, v in throughput.items()}
+        sizes = {k: v[2] for k, v in throughput.items()}
+        choice = choose_rung(speeds, train_s, len(y_train), n_eval, params=sizes)
+        settings = rung_settings(settings, choice.rung)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(chosen_file) as tmp:
+            Path(tmp).write_text(json.dumps({"rung": choice.rung.name, "rows": choice.rows}))
     max_time = None if plan is None else plan.train_s
     network_file = workdir / "network.joblib"
     if resume and network_file.exists():
@@ -546,6 +592,10 @@ def run_fer2013(
             sections[f"{name} on {split}"] = rep.to_markdown()
 
     sections.update(cross_sections)
+    if choice is not None:
+        sections["Ladder (network configuration chosen for this machine and budget)"] = (
+            choice.describe()
+        )
     if plan is not None:
         sections["Budget"] = (
             plan.describe()
@@ -596,6 +646,9 @@ def run_fer2013(
             "skipped": list(plan.skipped) + plan.late,
         },
         "cross_dataset": cross_rows,
+        "ladder": None
+        if choice is None
+        else {"rung": choice.rung.name, "train_s": choice.train_s, "rows": choice.rows},
         "history": history,
         "sections": sections,
     }

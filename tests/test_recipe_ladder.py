@@ -1,0 +1,88 @@
+"""The fer2013-cpu ladder: the rung choice is a pure function of the measured throughput and the
+budget, predictions follow the measured points, and a rung's throughput is measured for real."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hybridfer.recipes.fer2013 import SETTINGS
+from hybridfer.recipes.ladder import (
+    DEFAULT_RUNG,
+    RUNGS,
+    TRUST_FACTOR,
+    Rung,
+    choose_rung,
+    measure_rung,
+    predict_accuracy,
+    rung_settings,
+)
+
+N_TRAIN, N_EVAL = 28_709, 3_589
+REF = next(r for r in RUNGS if r.name == DEFAULT_RUNG)
+# a toy ladder: a slow accurate rung and a fast one that is worse at equal epochs
+SLOW = Rung("slow", (48,), 48, ((5, 0.58, "t"), (20, 0.65, "t"), (40, 0.68, "t")))
+FAST = Rung("fast", (32,), 40, ((5, 0.55, "t"), (20, 0.62, "t"), (40, 0.64, "t")))
+
+
+def _speeds(slow_ips, fast_ips):
+    return {"slow": (slow_ips, 3 * slow_ips), "fast": (fast_ips, 3 * fast_ips)}
+
+
+def test_the_choice_is_a_pure_function_of_throughput_and_budget():
+    args = (_speeds(80.0, 320.0), 3000.0, N_TRAIN, N_EVAL)
+    first = choose_rung(*args, rungs=(SLOW, FAST))
+    again = choose_rung(*args, rungs=(SLOW, FAST))
+    assert first.rung == again.rung and first.rows == again.rows
+    # slow machine, one hour: the slow rung gets ~7 epochs (0.60), the fast ~28 (0.63)
+    assert first.rung.name == "fast"
+    row = {r["rung"]: r for r in first.rows}
+    epoch_s = N_TRAIN / 80.0 + N_EVAL / 240.0
+    assert row["slow"]["epochs"] == pytest.approx(3000.0 / epoch_s)
+    # ten times the machine: the slow rung gets its 40+ epochs and wins
+    fast_machine = choose_rung(_speeds(800.0, 3200.0), 3000.0, N_TRAIN, N_EVAL, rungs=(SLOW, FAST))
+    assert fast_machine.rung.name == "slow"
+    # the same machine with ten times the budget chooses as the faster machine does
+    long = choose_rung(_speeds(80.0, 320.0), 30_000.0, N_TRAIN, N_EVAL, rungs=(SLOW, FAST))
+    assert long.rung.name == "slow"
+    assert "Chosen: **slow**" in long.describe()
+    # only measured rungs are considered; bad throughput is refused
+    only = choose_rung({"slow": (80.0, 240.0)}, 3000.0, N_TRAIN, rungs=(SLOW, FAST))
+    assert [r["rung"] for r in only.rows] == ["slow"]
+    with pytest.raises(ValueError, match="no throughput"):
+        choose_rung({}, 3000.0, N_TRAIN, rungs=(SLOW, FAST))
+    with pytest.raises(ValueError, match="'slow' must be positive"):
+        choose_rung({"slow": (0.0, 1.0)}, 3000.0, N_TRAIN, rungs=(SLOW, FAST))
+
+
+def test_predictions_follow_the_measured_points():
+    for epochs, acc, _ in SLOW.measured:
+        assert predict_accuracy(SLOW, epochs, reference=SLOW) == pytest.approx(acc)
+    # linear in log-epochs between points, flat after the last
+    mid = math.exp((math.log(5) + math.log(20)) / 2)
+    assert predict_accuracy(SLOW, mid, reference=SLOW) == pytest.approx((0.58 + 0.65) / 2)
+    assert predict_accuracy(SLOW, 400, reference=SLOW) == pytest.approx(0.68)
+    # before the first point: the first segment's slope
+    assert predict_accuracy(SLOW, 2.5, reference=SLOW) < 0.58
+    # outside its own points a rung follows the reference's shape, shifted to meet its point
+    one = Rung("one", (32,), 48, ((20, 0.60, "t"),))
+    assert predict_accuracy(one, 20, reference=SLOW) == pytest.approx(0.60)
+    assert predict_accuracy(one, 40, reference=SLOW) == pytest.approx(0.60 + 0.68 - 0.65)
+    # held flat beyond TRUST_FACTOR times its last measured epochs
+    assert TRUST_FACTOR == 2.0
+    assert predict_accuracy(one, 30, reference=SLOW) < predict_accuracy(one, 40, reference=SLOW)
+    assert predict_accuracy(one, 400, reference=SLOW) == predict_accuracy(one, 40, reference=SLOW)
+    assert predict_accuracy(one, 0.0, reference=SLOW) == 0.0
+    # the shipped ladder: every rung has measured points, the reference increases with epochs
+    assert all(r.measured for r in RUNGS)
+    curve = [predict_accuracy(REF, e) for e in (2, 5, 10, 20, 40)]
+    assert curve == sorted(curve)
+
+
+def test_a_rungs_throughput_is_measured_with_the_recipes_own_fit():
+    settings = rung_settings(SETTINGS["smoke"], RUNGS[-1])
+    assert settings["architecture_params"]["widths"] == RUNGS[-1].widths
+    assert settings["input_size"] == (None if RUNGS[-1].input_size == 48 else 40)
+    train_ips, infer_ips, params = measure_rung(SETTINGS["smoke"], RUNGS[-1], n=64)
+    assert train_ips > 0 and infer_ips > train_ips and params > 100_000
