@@ -25,7 +25,8 @@ Usage::
 ``--fp32`` (issue 18, item 2) times the ``fer2013-cpu`` network (``fer_vgg`` 48-96-192-384,
 the recipe's settings: AdamW, ``fer_light`` augmentation, EMA) in float32: the toolkit's fit
 against its own bare loop, then each speed-up candidate against today's float32 fit
-(contiguous, batch 64): channels-last, batch 128 and the ladder's cheaper rungs (:mod:`hybridfer.recipes.ladder`), each with
+(contiguous, batch 64): channels-last, batch 128 and the ladder's cheaper rungs, interleaved
+``--repeat`` times (the median of each is printed) (:mod:`hybridfer.recipes.ladder`), each with
 its FLOPs per image (forward + backward, ``torch.utils.flop_counter``), GFLOP/s and the
 fraction of the float32 peak: cores x ``--fma-units`` x FMA lanes (8 for AVX2, 16 for AVX-512
 as ATen reports it) x 2 x the clock ``/proc/cpuinfo`` reports (turbo clocks can exceed it).
@@ -253,9 +254,13 @@ def fp32_section(n: int, repeat: int, fma_units: int) -> None:
         "| configuration (recipe settings, float32) | img/s | vs today | MFLOP/img | GFLOP/s | "
         "of peak |\n|---|---|---|---|---|---|"
     )
+    rates: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(repeat):  # the arms interleaved, so drifts of the machine hit all of them
+        for name, (rung, kw) in arms.items():
+            rates[name].append(fit(rung, **kw))
     today = 0.0
-    for name, (rung, kw) in arms.items():
-        rate = best_of(lambda r=rung, k=kw: fit(r, **k), repeat)
+    for name, (rung, _) in arms.items():
+        rate = float(np.median(rates[name]))
         today = today or rate
         mflop = flops_per_image(rung.widths, rung.input_size) / 1e6
         gflops = rate * mflop / 1e3

@@ -18,6 +18,20 @@ the ladder predicts from its measured points (:func:`~hybridfer.recipes.ladder.p
 PublicTest (network + flip TTA) after 10/20/30/45/60 minutes of training, and the rung
 :func:`~hybridfer.recipes.ladder.choose_rung` picks at each. Run it under
 ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2`` for the AVX2 path.
+
+Measured (AMD EPYC, 2 cores, native bf16; one run each; network + flip TTA on PublicTest):
+
+==========  ==========  =======  ======  ===================
+rung        --minutes   epochs   acc     training acc
+==========  ==========  =======  ======  ===================
+vgg32@48    15          9        0.6133  0.635
+vgg32@40    10          9        0.6055  0.622
+vgg48@40    10          5        0.5801  0.577
+==========  ==========  =======  ======  ===================
+
+vgg48@48 (the version-1 network) has the points of version 1's runs (ladder.RUNGS). The
+predicted tables from ``--table`` on both paths, and the AVX2 recipe run that tested the
+prediction, are in ``benchmarks/README.md`` ("The fer2013-cpu ladder").
 """
 
 from __future__ import annotations

@@ -92,7 +92,10 @@ RUNGS: tuple[Rung, ...] = (
         "vgg32@40",
         (32, 64, 128, 256),
         40,
-        ((9.0, 0.6055, "time_to_accuracy --minutes 10, AMD EPYC bf16"),),
+        (
+            (9.0, 0.6055, "time_to_accuracy --minutes 10, AMD EPYC bf16"),
+            (13.0, 0.6222, "fer2013-cpu v2, 40 min, AMD EPYC capped at AVX2, float32"),
+        ),
     ),
 )
 
