@@ -279,9 +279,9 @@ def measure_rung(
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
     y = np.arange(n) % 7
-    keep = {"checkpoint", "resume", "max_time", "verbose", "epochs", "device", "random_state"}
+    drop = {"checkpoint", "resume", "max_time", "verbose", "epochs", "device", "random_state"}
     est = CNNFeatures(
-        **{k: v for k, v in rung_settings(settings, rung).items() if k not in keep},
+        **{k: v for k, v in rung_settings(settings, rung).items() if k not in drop},
         epochs=2,
         device=device,
         random_state=0,
