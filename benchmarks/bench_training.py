@@ -64,21 +64,27 @@ from hybridfer.nn.devices import cpu_capability, resolve_device, resolve_precisi
 ARCHS = ("cnnlstm_model1", "cnnlstm_model2", "cnnlstm_model3", "fer_resnet", "fer_vgg")
 
 
-def bare_fp32(arch: str, x: torch.Tensor, y: torch.Tensor, device, bs: int = 64) -> float:
+def bare_fp32(
+    arch: str, x: torch.Tensor, y: torch.Tensor, device, bs: int = 64, passes: int = 1, **net
+) -> float:
+    """Images/s of a plain float32 loop over ``x`` (the last of ``passes`` passes timed);
+    ``net`` goes to :func:`build_fer_net`."""
     torch.manual_seed(0)
-    model = build_fer_net(arch).to(device).train()
+    model = build_fer_net(arch, **net).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    start = time.perf_counter()
-    for i in range(0, len(x), bs):
-        xb, yb = x[i : i + bs].to(device), y[i : i + bs].to(device)
-        loss = loss_fn(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return len(x) / (time.perf_counter() - start)
+    for _ in range(passes):
+        start = time.perf_counter()
+        for i in range(0, len(x), bs):
+            xb, yb = x[i : i + bs].to(device), y[i : i + bs].to(device)
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rate = len(x) / (time.perf_counter() - start)
+    return rate
 
 
 def toolkit_fit(arch: str, X, y, device: str, **kw) -> float:
@@ -221,24 +227,12 @@ def fp32_section(n: int, repeat: int, fma_units: int) -> None:
     xt = torch.from_numpy(X).float().div(255).unsqueeze(1)
     yt = torch.from_numpy(y)
 
-    def bare() -> float:
-        torch.manual_seed(0)
-        model = build_fer_net("fer_vgg", widths=wide.widths, block_dropout=0.0).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        rate = 0.0
-        for _ in range(2):
-            start = time.perf_counter()
-            for i in range(0, n, 64):
-                loss = loss_fn(model(xt[i : i + 64]), yt[i : i + 64])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            rate = n / (time.perf_counter() - start)
-        return rate
-
     plain = {"augment": None, "ema_decay": None, "label_smoothing": 0.0}
-    ref_bare = best_of(bare, repeat)
+    cpu = torch.device("cpu")
+    ref_bare = best_of(
+        lambda: bare_fp32("fer_vgg", xt, yt, cpu, passes=2, widths=wide.widths, block_dropout=0.0),
+        repeat,
+    )
     ref_fit = best_of(lambda: fit(**plain), repeat)
     print(
         f"fer_vgg {'-'.join(map(str, wide.widths))} float32, batch 64, no augmentation: bare "
