@@ -1,8 +1,9 @@
-"""CK+48 with a FER2013-trained network as a frozen feature extractor.
+"""CK+48 and JAFFE with a FER2013-trained network as a frozen feature extractor.
 
-Loads the network the ``fer2013-cpu`` recipe wrote (``network.joblib``: a fitted
-``CNNFeatures``; it is never refitted here) and scores, by 10-fold subject-grouped stratified
-CV on CK+48 (no subject on both sides of a split), with an RBF SVM (standardised features,
+The network is a shipped model (``fer2013-vgg``: ``CNNFeatures(weights=NAME)``, whose fit
+learns nothing) or the one a ``fer2013-cpu`` run wrote (``network.joblib``: a fitted
+``CNNFeatures``, never refitted here). Scored by 10-fold subject-grouped stratified CV on
+CK+48 (no subject on both sides of a split), with an RBF SVM (standardised features,
 ``GramSVC``, C=10, balanced class weights):
 
 - the network's embeddings (flip-TTA averaged);
@@ -10,10 +11,14 @@ CV on CK+48 (no subject on both sides of a split), with an RBF SVM (standardised
 - HOG + LBP alone (the handcrafted reference);
 
 and HOG + LBP -> WNXGB, the handcrafted baseline measured earlier (83.9% accuracy).
+With ``--jaffe``, also JAFFE (faces found and aligned by ``FaceCropper``, MTCNN), grouped by
+poser (10-fold = leave one poser out): the network alone, its softmax read through the
+JAFFE -> FER2013 label map (nothing fitted on JAFFE), then the same feature sets -> SVM.
 
 Usage::
 
-    python benchmarks/ckplus_fer2013_extractor.py NETWORK_JOBLIB [--data DIR] [--folds 10]
+    python benchmarks/ckplus_fer2013_extractor.py fer2013-vgg [--data DIR] [--folds 10] [--jaffe]
+    python benchmarks/ckplus_fer2013_extractor.py runs/x/network.joblib
 """
 
 from __future__ import annotations
@@ -29,24 +34,59 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hybridfer.classifiers import GramSVC, WNXGBClassifier
-from hybridfer.data import load_ckplus48, make_cv
+from hybridfer.data import load_ckplus48, load_jaffe, make_cv
+from hybridfer.extractors import CNNFeatures
 from hybridfer.handcrafted import HOGFeatures, LBPFeatures
 from hybridfer.nn.devices import cpu_capability
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("network")
+    parser.add_argument("network", help="a shipped model's name, or a network.joblib file")
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--jaffe", action="store_true", help="also JAFFE, poser-grouped")
     args = parser.parse_args()
     print(f"# {cpu_capability()}")
-    ds = load_ckplus48(data_root(args.data) / "ckplus48")
-    X, y, groups = ds.images, ds.labels, ds.groups
-    network = joblib.load(args.network)
-    network.set_params(tta="flip")
+    print(f"# network: {args.network}")
+    root = data_root(args.data)
+    ds = load_ckplus48(root / "ckplus48")
+    print("## CK+48")
+    _table(_network(args.network, ds.images), ds.images, ds.labels, ds.groups, args.folds)
+    if args.jaffe:
+        from hybridfer.faces import FaceCropper
+
+        jaffe = load_jaffe(root / "jaffe")
+        start = time.perf_counter()
+        cropper = FaceCropper(on_missing="whole")
+        X = cropper.fit_transform(jaffe.X)
+        print(
+            f"## JAFFE: {len(X)} frames, faces found in {len(X) - cropper.n_missing_} "
+            f"({time.perf_counter() - start:.1f} s), {len(set(jaffe.groups))} posers"
+        )
+        network = _network(args.network, X)
+        pred = network.network_predict(X)  # classes are FER2013's: JAFFE's codes map onto them
+        print(
+            f"network alone (FER2013 softmax, flip TTA; nothing fitted on JAFFE): accuracy "
+            f"{accuracy_score(jaffe.labels, pred):.4f}, macro-F1 "
+            f"{f1_score(jaffe.labels, pred, average='macro'):.4f} over "
+            f"{len(set(jaffe.labels))} classes"
+        )
+        _table(network, X, jaffe.labels, jaffe.groups, min(args.folds, len(set(jaffe.groups))))
+
+
+def _network(spec: str, X: np.ndarray) -> CNNFeatures:
+    """The frozen network: a shipped model (fitted on X: nothing learned) or a joblib file."""
+    if spec.endswith(".joblib"):
+        network = joblib.load(spec)
+    else:
+        network = CNNFeatures(weights=spec).fit(X)
+    return network.set_params(tta="flip", output="embedding")
+
+
+def _table(network, X, y, groups, folds: int) -> None:
     start = time.perf_counter()
-    emb = network.transform(X)  # frozen: transform only, no fit on CK+
+    emb = network.transform(X)  # frozen: transform only, no fit on these images
     hog = HOGFeatures(orientations=9, pixels_per_cell=(6, 6), cells_per_block=(2, 2)).fit(X)
     lbp = LBPFeatures(P=8, R=1.0, method="uniform", grid=(6, 6)).fit(X)
     H, L = hog.transform(X), lbp.transform(X)
@@ -60,8 +100,8 @@ def main() -> None:
         "HOG + LBP -> SVM": np.hstack([H, L]),
         "HOG + LBP -> WNXGB": np.hstack([H, L]),
     }
-    cv = make_cv(args.folds, groups=groups, random_state=0)
-    print(f"| features -> classifier | accuracy ({args.folds}-fold, subject-grouped) | macro-F1 |")
+    cv = make_cv(folds, groups=groups, random_state=0)
+    print(f"| features -> classifier | accuracy ({folds}-fold, grouped) | macro-F1 |")
     print("|---|---|---|")
     for name, F in sets.items():
         accs, f1s = [], []

@@ -99,3 +99,40 @@ def tiny_ckplus(tmp_path_factory) -> Path:
         sequences_per_subject=N_SEQ,
         frames_per_sequence=N_FRAMES,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    """A folder holding one tiny model, ``tiny-vgg``, as ``tools/publish_model.py`` writes it:
+    a seeded random ``fer_vgg`` (widths 4-8, 16x16 gray, classes anger/happiness/neutral), its
+    float16 weights and its card. Point ``hybridfer.models.registry.SHIPPED_DIR`` at it to
+    make it a shipped model."""
+    import torch
+
+    from hybridfer.models import write_model
+    from hybridfer.nn.architectures import build_fer_net
+
+    torch.manual_seed(0)
+    params = {"widths": [4, 8], "embedding_dim": 8}
+    net = build_fer_net("fer_vgg", n_classes=3, in_channels=1, image_size=(16, 16), **params)
+    card = {
+        "name": "tiny-vgg",
+        "version": "test",
+        "architecture": "fer_vgg",
+        "architecture_params": params,
+        "classes": ["anger", "happiness", "neutral"],
+        "input": {"size": [16, 16], "color": "gray", "normalize": "none", "equalize": False},
+        "scores": {"publictest_accuracy": 0.5},
+    }
+    folder = tmp_path_factory.mktemp("models")
+    write_model(net.eval(), folder, card)
+    return folder
+
+
+@pytest.fixture
+def tiny_shipped(tiny_model_folder, monkeypatch) -> str:
+    """``tiny-vgg`` as if shipped with hybridfer (the only shipped model); its name."""
+    import hybridfer.models.registry as registry
+
+    monkeypatch.setattr(registry, "SHIPPED_DIR", tiny_model_folder)
+    return "tiny-vgg"

@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hybridfer", "hybridfer._io", "hybridfer._messages", "hybridfer._compat"),
     ("hybridfer.images", "hybridfer.video"),
     ("hybridfer.data",),
-    ("hybridfer.nn",),
+    ("hybridfer.nn", "hybridfer.models"),
     ("hybridfer.faces",),
     ("hybridfer.cache",),
     ("hybridfer.extractors", "hybridfer.handcrafted"),

@@ -8,11 +8,18 @@ not load torch.
 from hybridfer.classifiers.gram_svc import GramSVC
 from hybridfer.classifiers.wnxgb import WNXGBClassifier
 
-__all__ = ["FERNetClassifier", "GramSVC", "LSTMHeadClassifier", "WNXGBClassifier"]
+__all__ = [
+    "FERNetClassifier",
+    "GramSVC",
+    "LSTMHeadClassifier",
+    "WNXGBClassifier",
+    "pretrained_classifier",
+]
 
 _LAZY = {
     "FERNetClassifier": "hybridfer.classifiers.fernet",
     "LSTMHeadClassifier": "hybridfer.classifiers.lstm_head",
+    "pretrained_classifier": "hybridfer.classifiers.fernet",
 }
 
 

@@ -11,6 +11,7 @@ augmentation, early stopping, mixed precision on GPU), on labels or on soft targ
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from hybridfer.nn.finetune import backbone_trunk
 from hybridfer.nn.heads import BackboneClassifier, PooledHead, SequenceClassifier, probe_features
 from hybridfer.nn.seeding import seeded
 
-__all__ = ["BACKBONE_MIN_SIZE", "FERNetClassifier"]
+__all__ = ["BACKBONE_MIN_SIZE", "FERNetClassifier", "pretrained_classifier"]
 
 #: The smallest input side of a torchvision backbone: its output stride (32 for every
 #: torchvision classification trunk), below which the last feature map is mostly padding.
@@ -59,8 +60,18 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         trunk's spatial tokens (the pain paper's head). ``"auto"``: native for FER networks,
         linear for torchvision backbones.
     weights : str, path or None, default=None
-        torchvision backbones only: ``"DEFAULT"`` or a weights name (loaded the standard
-        torchvision way), a local state-dict file, or None (random initialisation).
+        A FER model shipped with hybridfer (``"fer2013-vgg"``; ``hybridfer models`` lists
+        them) or the path of a model card ``NAME.json`` (:mod:`hybridfer.models`): the
+        network, its classes and its input geometry are the card's (``backbone``, ``head``,
+        ``architecture_params``, ``input_size``, ``color``, ``normalize`` and ``equalize`` are
+        not read; other images are resized and converted to what the card states), and
+        ``fit`` only reads the images' shape, unless ``fine_tune``. For torchvision
+        backbones: ``"DEFAULT"`` or a weights name (loaded the standard torchvision way), a
+        local state-dict file, or None (random initialisation).
+    fine_tune : bool, default=False
+        With a shipped model in ``weights``: train it further on ``(X, y)`` with the training
+        parameters below (its head is kept when ``y`` has the card's classes, and replaced
+        by a fresh linear layer otherwise). False: ``fit`` learns nothing.
     weights_strict : bool, default=True
         A local state dict must fit the torchvision network exactly (see
         :func:`hybridfer.nn.weights.load_state_dict`); False loads what fits and warns with
@@ -121,6 +132,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         "head": [StrOptions({"auto", "native", "linear", "mlp", "lstm"})],
         "weights": "no_validation",
         "weights_strict": ["boolean"],
+        "fine_tune": ["boolean"],
         "architecture_params": [dict, None],
         "hidden_units": [tuple, list],
         "head_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -149,6 +161,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         head="auto",
         weights=None,
         weights_strict=True,
+        fine_tune=False,
         architecture_params=None,
         hidden_units=(128, 64),
         head_dropout=0.5,
@@ -200,6 +213,7 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         self.head = head
         self.weights = weights
         self.weights_strict = weights_strict
+        self.fine_tune = fine_tune
         self.architecture_params = architecture_params
         self.hidden_units = hidden_units
         self.head_dropout = head_dropout
@@ -310,14 +324,15 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
 
     # -- scikit-learn API --------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None, soft_targets=None):
-        """Train the network end to end.
+    def fit(self, X, y=None, sample_weight=None, eval_set=None, soft_targets=None):
+        """Train the network end to end (a shipped model in ``weights``: load it).
 
         Parameters
         ----------
         X : array-like or sequence of paths
             Images ``(n, H, W[, C])``, flat ``(n, H*W)`` with ``image_shape``, or file paths.
         y : array-like of shape (n,)
+            Labels; not read for a shipped model without ``fine_tune`` (None is fine).
         sample_weight : array-like of shape (n,), optional
             Zero-weight images are left out.
         eval_set : (X_val, y_val), optional
@@ -357,3 +372,28 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True  # image file paths
         return tags
+
+
+def pretrained_classifier(model: Any, **params: Any) -> FERNetClassifier:
+    """A fitted :class:`FERNetClassifier` of a shipped model, ready to predict.
+
+    Parameters
+    ----------
+    model : str or path
+        A shipped model's name (``"fer2013-vgg"``) or a model card file
+        (:func:`hybridfer.models.get_model`).
+    **params
+        Other parameters of :class:`FERNetClassifier` (``tta="flip"``, ``device``...).
+
+    Returns
+    -------
+    FERNetClassifier
+        Fitted on one blank image of the card's size: nothing is learned, the weights are
+        the card's (checked against its sha256); ``predict_proba`` is the network's softmax.
+    """
+    from hybridfer.models.registry import SHIPPED_DIR, get_model
+
+    card = get_model(model)
+    blank = np.zeros((1, *card.input_size) + ((3,) if card.in_channels == 3 else ()), np.uint8)
+    weights = card.name if card.path.parent == SHIPPED_DIR else str(card.path)
+    return FERNetClassifier(weights=weights, **params).fit(blank)

@@ -20,6 +20,7 @@ from hybridfer.cli.base import Command, InputError
 from hybridfer.cli.datasets import Datasets
 from hybridfer.cli.demo import Demo
 from hybridfer.cli.evaluate import Evaluate, Extract
+from hybridfer.cli.models import Models
 from hybridfer.cli.parser import UsageError, build_parser
 from hybridfer.cli.predict import Predict
 from hybridfer.cli.recipes import Components, Recipes, Reproduce
@@ -36,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Demo(),
     Studies(),
     Predict(),
+    Models(),
     Components(),
     Recipes(),
     Reproduce(),
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors of a user's input (flags, config, paths, data, storage, pipeline file):
     one line on stderr, exit status 2."""
+    from hybridfer.models import ModelError
     from hybridfer.predict import PipelineFileError, PredictInputError
     from hybridfer.recipes import RecipeError
     from hybridfer.tuning.config import ConfigError
@@ -100,6 +103,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         RecipeError,
         PipelineFileError,
         PredictInputError,
+        ModelError,
     )
 
 

@@ -27,7 +27,8 @@ class Predict(Command):
     name = "predict"
     help = "apply a saved pipeline to photos, videos, folders or a FER2013 CSV"
     description = (
-        "hybridfer predict PIPELINE INPUT... -o predictions.csv. Photos and videos (folders "
+        "hybridfer predict PIPELINE INPUT... -o predictions.csv, or hybridfer predict --model "
+        "NAME INPUT... with a FER model shipped with hybridfer (hybridfer models). Photos and videos (folders "
         "are searched recursively for both): one row per face, with columns path, frame, "
         "time_s, face, track, box_x, box_y, box_w, box_h, score, label, proba_<class>..., "
         "error. Faces are found (MTCNN by default) and aligned to the images the pipeline was "
@@ -42,7 +43,16 @@ class Predict(Command):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "pipeline", help="a pipeline saved by hybridfer tune, evaluate or a recipe (joblib)"
+            "pipeline",
+            nargs="?",
+            help="a pipeline saved by hybridfer tune, evaluate or a recipe (joblib); with "
+            "--model, the first input",
+        )
+        parser.add_argument(
+            "--model",
+            metavar="NAME",
+            help="a FER model shipped with hybridfer (hybridfer models lists them) instead of "
+            "a pipeline file, e.g. --model fer2013-vgg",
         )
         parser.add_argument(
             "inputs",

@@ -1,4 +1,5 @@
-"""Supervised CNN features: train a small FER network in ``fit``, read its embeddings.
+"""Supervised CNN features: train a small FER network in ``fit`` (or load a shipped one), read
+its embeddings.
 
 :class:`CNNFeatures` is a transformer whose ``fit(X, y)`` trains one of
 :data:`hybridfer.nn.architectures.ARCHITECTURES` (the CNN-LSTM paper's three models, or the
@@ -7,19 +8,27 @@ trained network's penultimate activations (``output="embedding"``), those beside
 and the maximum of its last feature map (``output="embedding+pooled"``, two depths of the
 network), or its last feature map as spatial tokens (``output="tokens"``, 3-D). A classical classifier on those features
 (``WNXGBClassifier``, ``LSTMHeadClassifier``) is the hybrid; :meth:`CNNFeatures.network_predict`
-gives the network's own softmax decision to compare against.
+gives the network's own softmax decision to compare against. ``CNNFeatures(weights=
+"fer2013-vgg")`` is a FER2013-trained network shipped with hybridfer (:mod:`hybridfer.models`):
+its ``fit`` learns nothing unless ``fine_tune=True``.
 """
 
 from __future__ import annotations
 
+import os
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from hybridfer.cache import CachedTransformMixin, resolve_cache
+from hybridfer.extractors.base import _state_digest
 from hybridfer.nn.architectures import ARCHITECTURES, build_fer_net
+from hybridfer.nn.batches import RowSubset
+from hybridfer.nn.devices import resolve_device, resolve_precision
 from hybridfer.nn.estimator import (
     IMAGE_DOC,
     IMAGE_TRAINING_DOC,
@@ -51,7 +60,9 @@ def _embed_pooled(model, x):
 _OUTPUTS = {"embedding": _embed, "embedding+pooled": _embed_pooled, "tokens": _tokens}
 
 
-class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseEstimator):
+class CNNFeatures(
+    ImageNetworkMixin, TorchTrainingMixin, CachedTransformMixin, TransformerMixin, BaseEstimator
+):
     """Features learned by training a small FER CNN on the labelled images.
 
     Parameters
@@ -71,6 +82,22 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         on the embedding alone). ``"tokens"``: the trunk's last feature map as ``(n, h*w, C)``
         float32 (3-D, for :class:`~hybridfer.classifiers.LSTMHeadClassifier`). Read only by
         ``transform``, so it can be changed on a fitted extractor (as ``tta``).
+    weights : str, path or None, default=None
+        None: ``fit`` trains the network from a random initialisation. A FER model shipped
+        with hybridfer (``"fer2013-vgg"``; ``hybridfer models`` lists them) or the path of a
+        model card ``NAME.json`` (:mod:`hybridfer.models`): the network, its classes and its
+        input geometry are the card's (``architecture``, ``architecture_params``,
+        ``input_size``, ``color``, ``normalize`` and ``equalize`` are not read; images of
+        another size or colour are resized and converted as the card states), and ``fit``
+        only reads the images' shape (``y`` may be None), unless ``fine_tune``.
+    fine_tune : bool, default=False
+        With a shipped model in ``weights``: train it further on ``(X, y)`` with the training
+        parameters below (its head is kept when ``y`` has the card's classes, else replaced
+        by a fresh linear layer).
+    cache : FeatureCache, str, path, bool, "auto" or None, default=None
+        The feature cache of ``transform`` (:func:`hybridfer.cache.resolve_cache`), keyed by
+        the weights (a shipped model's sha256, else a digest of the trained state), ``output``,
+        ``tta``, the input geometry and the effective precision.
     """
 
     __doc__ += (
@@ -105,6 +132,9 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "architecture_params": [dict, None],
         "output": [StrOptions(set(_OUTPUTS))],
+        "weights": [str, os.PathLike, None],
+        "fine_tune": ["boolean"],
+        "cache": "no_validation",
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "color": [StrOptions({"gray", "rgb"})],
         "normalize": [StrOptions({"none", "imagenet", "minus_one_one", "half"})],
@@ -122,6 +152,9 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         architecture="cnnlstm_model3",
         architecture_params=None,
         output="embedding",
+        weights=None,
+        fine_tune=False,
+        cache=None,
         input_size=None,
         color="gray",
         normalize="none",
@@ -162,6 +195,9 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         self.architecture = architecture
         self.architecture_params = architecture_params
         self.output = output
+        self.weights = weights
+        self.fine_tune = fine_tune
+        self.cache = cache
         self.input_size = input_size
         self.color = color
         self.normalize = normalize
@@ -258,7 +294,39 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         -------
         ndarray of float32
         """
-        return self._network_outputs(X, _OUTPUTS[self.output])
+        source = self._fitted_source(X)
+        if resolve_cache(self.cache) is None:
+            return self._source_outputs(source, _OUTPUTS[self.output])
+        features = self._transform_cached(source)
+        if self.output == "tokens":
+            return features.reshape(len(features), -1, self.model_.token_dim)
+        return features
+
+    def _compute_features(self, source, indices: np.ndarray) -> np.ndarray:
+        """Rows of :meth:`transform` (tokens flattened) for the images at ``indices``."""
+        out = self._source_outputs(RowSubset(source, indices), _OUTPUTS[self.output])
+        return out.reshape(len(out), -1)
+
+    def _cache_key_params(self) -> dict:
+        card = getattr(self, "model_card_", None)
+        device = resolve_device(self.device)
+        return {
+            "weights": (
+                f"{card['name']}@sha256:{card['weights']['sha256']}"
+                if card
+                else f"state:{_state_digest(self.model_)}"
+            ),
+            "output": self.output,
+            "tta": self.tta,
+            "tta_padding": self._tta_padding() if self.tta == "crops" else None,
+            "input_size": list(self.input_size_),
+            "in_channels": self.in_channels_,
+            "normalize": self.normalize_,
+            "equalize": bool(getattr(self, "equalize_", self.equalize)),
+            "precision": str(resolve_precision(self.precision, device)).replace("torch.", ""),
+            "torch": torch.__version__.split("+")[0],
+            **({"deterministic": True} if self.deterministic else {}),
+        }
 
     def network_predict_proba(self, X) -> np.ndarray:
         """The trained network's own softmax probabilities ``(n, n_classes)`` (averaged over
@@ -276,6 +344,8 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
         ``output="tokens"``)."""
         check_is_fitted(self, "model_")
         model = self.model_
+        card = getattr(self, "model_card_", None)
+        prefix = card["name"] if card else self.architecture
         if self.output == "tokens":
             parts = [("token", model.token_dim)]
         else:
@@ -283,7 +353,7 @@ class CNNFeatures(ImageNetworkMixin, TorchTrainingMixin, TransformerMixin, BaseE
             if self.output == "embedding+pooled":
                 parts += [("avgpool", model.token_dim), ("maxpool", model.token_dim)]
         return np.asarray(
-            [f"{self.architecture}.{kind}.{i}" for kind, n in parts for i in range(n)],
+            [f"{prefix}.{kind}.{i}" for kind, n in parts for i in range(n)],
             dtype=object,
         )
 

@@ -345,7 +345,7 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
         return Preprocessor(
             input_size=self.input_size_,
             normalize=self.normalize_,
-            equalize=self.equalize,
+            equalize=getattr(self, "equalize_", self.equalize),
             out_channels=self.in_channels_,
         ).to(device)
 
@@ -359,6 +359,38 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
     def _build_network(self, seed: int, n_classes: int):  # pragma: no cover
         raise NotImplementedError
 
+    # -- shipped models (hybridfer.models) -----------------------------------------------
+    def _shipped_card(self):
+        """The card of the model ``weights`` names (shipped name or card file), else None."""
+        from hybridfer.models.registry import get_model, is_model_spec
+
+        weights = getattr(self, "weights", None)
+        return get_model(weights) if is_model_spec(weights) else None
+
+    def _configure_from_card(self, card) -> None:
+        """The card's input geometry replaces the estimator's own (``_configure_inputs``)."""
+        self.input_size_ = card.input_size
+        self.in_channels_ = card.in_channels
+        self.normalize_ = card.input("normalize")
+        self.equalize_ = bool(card.input("equalize"))
+        self.model_card_ = dict(card.data)
+
+    def _load_shipped(self, card, X: Any) -> None:
+        """``fit`` of a shipped model without fine-tuning: read the images' shape, load the
+        checked weights; nothing is learned."""
+        from hybridfer.models.registry import load_network
+
+        _check_feature_names(self, X, reset=True)
+        self._check_images(self._image_source(X), reset=True)
+        self._configure_from_card(card)
+        self.model_ = load_network(card)
+        self.classes_ = np.asarray(card.classes)
+        self.history_ = []
+        self.best_epoch_ = None
+        self.n_epochs_ = 0
+        self.train_time_ = 0.0
+        self.n_parameters_ = count_parameters(self.model_)
+
     def _fit_network(
         self, X: Any, y: Any, sample_weight: Any, eval_set: Any, soft_targets: Any = None
     ) -> None:
@@ -369,6 +401,10 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
         training attributes (``history_``, ``best_epoch_``, ``n_epochs_``, ``train_time_``,
         ``n_parameters_``).
         """
+        card = self._shipped_card()
+        if card is not None and not getattr(self, "fine_tune", False):
+            self._load_shipped(card, X)
+            return
         codes, sw = self._validate_targets(y, sample_weight)
         soft = self._soft_targets(soft_targets, codes)
         _check_feature_names(self, X, reset=True)
@@ -382,6 +418,10 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
             codes, sw, data = codes[rows], sw[rows], RowSubset(source, rows)
             soft = None if soft is None else soft[rows]
         self._configure_inputs(source)
+        self.equalize_ = bool(self.equalize)
+        self.model_card_ = None
+        if card is not None:
+            self._configure_from_card(card)
         seed = seed_from(self.random_state)
         eval_data = None
         if eval_set is not None:
@@ -390,7 +430,13 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
                 self._encode_known(eval_set[1], "eval_set y"),
             )
         with deterministic_mode(self.deterministic):
-            self.model_ = self._build_network(seed, len(self.classes_))
+            if card is None:
+                self.model_ = self._build_network(seed, len(self.classes_))
+            else:  # fine-tuning a shipped model: its head is kept for its own classes
+                from hybridfer.models.registry import load_network
+
+                same = [str(c) for c in self.classes_] == card.classes
+                self.model_ = load_network(card, None if same else len(self.classes_)).train()
             result = fit_module(
                 self.model_,
                 data,
@@ -409,10 +455,18 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
     def _network_outputs(self, X: Any, forward: Any = None, post: Any = None) -> np.ndarray:
         """The trained network's outputs on ``X`` (``forward(model, x)``, default logits),
         averaged over the ``tta`` views after ``post``."""
+        return self._source_outputs(self._fitted_source(X), forward, post)
+
+    def _fitted_source(self, X: Any) -> ImageSource:
+        """``X`` as an image source, checked against what the estimator was fitted on."""
         check_is_fitted(self, "model_")
         _check_feature_names(self, X, reset=False)
         source = self._image_source(X)
         self._check_images(source, reset=False)
+        return source
+
+    def _source_outputs(self, source: Any, forward: Any = None, post: Any = None) -> np.ndarray:
+        """:meth:`_network_outputs` of an image source (or a :class:`RowSubset` of one)."""
         device = resolve_device(self.device)
         with deterministic_mode(self.deterministic):
             return predict_module(
@@ -439,7 +493,11 @@ class ImageNetworkMixin(FillDefaultsOnUnpickleMixin):
         if reset:
             self.image_shape_in_ = shape
             self.n_features_in_ = int(np.prod(shape))
-        elif resolve_input_size(self.input_size) is None and shape[:2] != self.image_shape_in_[:2]:
+        elif (
+            resolve_input_size(self.input_size) is None
+            and getattr(self, "model_card_", None) is None  # a shipped model resizes
+            and shape[:2] != self.image_shape_in_[:2]
+        ):
             raise ValueError(
                 f"X holds images of size {shape[:2]}, but {type(self).__name__} was fitted on "
                 f"{self.image_shape_in_[:2]} and input_size=None keeps the native size; set "

@@ -33,6 +33,7 @@ from hybridfer.predict.saved import (
     PipelineFileError,
     attach_metadata,
     load_pipeline,
+    load_predictor,
     pipeline_metadata,
     save_pipeline,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "format_info",
     "inspect_pipeline",
     "load_pipeline",
+    "load_predictor",
     "pipeline_info",
     "pipeline_metadata",
     "plot_timeline",

@@ -78,7 +78,9 @@ def inspect_pipeline(model: Any) -> dict[str, Any]:
     for leaf in leaves:
         if "input_size" in getattr(leaf, "__dict__", {}):  # a deep extractor
             size = _size_pair(leaf.input_size)
-            if size is not None:  # resizes every image to input_size
+            if size is None and getattr(leaf, "model_card_", None):  # a shipped model
+                size = _size_pair(getattr(leaf, "input_size_", None))
+            if size is not None:  # resizes every image to input_size (a shipped model's)
                 resizing.append(leaf)
                 input_size = input_size or size
                 continue
@@ -149,11 +151,14 @@ def _size_text(pair: Sequence[int] | None) -> str:
     return "?" if not pair else f"{pair[0]}x{pair[1]}"
 
 
-def format_info(info: Mapping[str, Any], path: str | os.PathLike | None = None) -> str:
-    """A readable listing of :func:`pipeline_info` (what ``hybridfer predict --info`` prints)."""
+def format_info(
+    info: Mapping[str, Any], path: str | os.PathLike | None = None, what: str = "pipeline file"
+) -> str:
+    """A readable listing of :func:`pipeline_info` (what ``hybridfer predict --info`` prints);
+    ``path`` is named as ``what`` (``"model"`` for a shipped model)."""
     lines = []
     if path is not None:
-        lines.append(f"pipeline file: {os.fspath(path)}")
+        lines.append(f"{what}: {os.fspath(path)}")
     lines.append(f"pipeline: {info['pipeline']}")
     if info.get("steps") and info["steps"] != info["pipeline"]:
         lines.append(f"steps: {info['steps']}")

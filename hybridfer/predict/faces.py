@@ -28,7 +28,7 @@ import numpy as np
 
 from hybridfer._messages import one_line, plain_json, plain_repr
 from hybridfer.predict.expects import pipeline_info
-from hybridfer.predict.saved import load_pipeline
+from hybridfer.predict.saved import load_predictor
 from hybridfer.predict.to_csv import (
     PredictInputError,
     collect_inputs,
@@ -404,7 +404,7 @@ def _rows(
     from hybridfer.video import is_video
 
     if isinstance(pipeline, (str, os.PathLike)):
-        pipeline, saved = load_pipeline(pipeline, "pipeline file")
+        pipeline, saved = load_predictor(pipeline, "pipeline file")
         metadata = saved if metadata is None else metadata
     info = pipeline_info(pipeline, metadata)
     run = _FaceRun(pipeline, info, options)
@@ -480,8 +480,10 @@ def predict_faces(
 
     Parameters
     ----------
-    pipeline : fitted pipeline or path
-        A fitted estimator, or a pipeline file (:func:`~hybridfer.predict.load_pipeline`).
+    pipeline : fitted pipeline, path or str
+        A fitted estimator, a pipeline file (:func:`~hybridfer.predict.load_pipeline`), or a
+        FER model shipped with hybridfer by name (``"fer2013-vgg"``; its card's ``tta``
+        applies) or card file (:func:`~hybridfer.predict.load_predictor`).
         Faces are aligned to the images it expects: its fixed image size and colour, or, for
         a pipeline that resizes, its training image size when known (else 48x48).
     source : path, sequence of paths, or ndarray

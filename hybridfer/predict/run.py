@@ -20,7 +20,7 @@ from typing import Any
 from hybridfer._messages import echo
 from hybridfer.predict.expects import format_info, pipeline_info
 from hybridfer.predict.faces import FACES_MODES, predict_faces_counts
-from hybridfer.predict.saved import load_pipeline
+from hybridfer.predict.saved import load_predictor
 from hybridfer.predict.to_csv import (
     AllImagesFailedError,
     PredictInputError,
@@ -224,9 +224,10 @@ def predict_faces_to_csv(
 
 
 def run_predict(
-    pipeline: str | os.PathLike,
+    pipeline: str | os.PathLike | None,
     inputs: Sequence[str | os.PathLike] = (),
     *,
+    model: str | None = None,
     output: str | os.PathLike = "predictions.csv",
     info: bool = False,
     usage: Sequence[str] | None = None,
@@ -251,10 +252,14 @@ def run_predict(
 
     Parameters
     ----------
-    pipeline : path
-        A pipeline file (see :func:`~hybridfer.predict.load_pipeline`).
+    pipeline : path or None
+        A pipeline file (see :func:`~hybridfer.predict.load_pipeline`); with ``model``, the
+        first input instead.
     inputs : sequence of paths
         Photo and video files, folders (searched recursively), or one FER2013 CSV.
+    model : str, optional
+        A FER model shipped with hybridfer (``hybridfer models``) or a card file, used
+        instead of a pipeline file (:func:`~hybridfer.predict.load_predictor`).
     output : path, default="predictions.csv"
         The CSV to write (atomically).
     info : bool, default=False
@@ -289,10 +294,18 @@ def run_predict(
     from hybridfer.faces import FaceDetectorUnavailableError
     from hybridfer.video import is_video
 
-    model, metadata = load_pipeline(pipeline, "pipeline file")
-    details = pipeline_info(model, metadata)
+    if model is not None:
+        from hybridfer.models import get_model
+
+        inputs = ([] if pipeline is None else [pipeline]) + list(inputs)
+        get_model(model)  # an unknown name lists the shipped ones
+        pipeline = model
+    elif pipeline is None:
+        raise PredictInputError("predict needs a PIPELINE file or --model NAME (hybridfer models)")
+    estimator, metadata = load_predictor(pipeline, "pipeline file")
+    details = pipeline_info(estimator, metadata)
     if info:
-        echo(format_info(details, pipeline))
+        echo(format_info(details, pipeline, "pipeline file" if model is None else "model"))
         return details
     if not inputs:
         raise PredictInputError(
@@ -361,7 +374,7 @@ def run_predict(
         )
     if per_image:
         report: Any = predict_to_csv(
-            model, src, output, metadata=metadata, batch_size=batch_size, progress=progress
+            estimator, src, output, metadata=metadata, batch_size=batch_size, progress=progress
         )
         echo(report.summary())
         if report.n_predicted == 0:
@@ -372,7 +385,7 @@ def run_predict(
         return report
     try:
         report = predict_faces_to_csv(
-            model,
+            estimator,
             src.paths,
             output,
             metadata=metadata,

@@ -28,6 +28,7 @@ __all__ = [
     "PipelineFileError",
     "attach_metadata",
     "load_pipeline",
+    "load_predictor",
     "pipeline_metadata",
     "save_pipeline",
 ]
@@ -246,3 +247,53 @@ def load_pipeline(
     if metadata is None:
         metadata = getattr(obj, METADATA_ATTR, None)
     return obj, (dict(metadata) if isinstance(metadata, Mapping) else None)
+
+
+def _model_metadata(card: Any) -> dict[str, Any]:
+    """The metadata of a shipped model's classifier, from its card."""
+    from hybridfer import __version__
+
+    data = card.data
+    training = data.get("training", {})
+    return {
+        "format": _FORMAT,
+        "hybridfer_version": __version__,
+        "pipeline": f"shipped model {card.name} (FERNetClassifier, tta={data.get('tta')!r})",
+        "model": card.name,
+        "weights_sha256": card.sha256,
+        "classes": card.classes,
+        "image": {
+            "shape": list(card.input_size),
+            "color": card.input("color"),
+            "resizes": True,
+            "input_size": list(card.input_size),
+        },
+        "probabilities": True,
+        "training_data": {"name": training.get("data")} if training.get("data") else {},
+        "scores": {k: v for k, v in data.get("scores", {}).items() if isinstance(v, (int, float))},
+    }
+
+
+def load_predictor(
+    spec: str | os.PathLike, what: str = "pipeline file"
+) -> tuple[Any, dict[str, Any] | None]:
+    """A pipeline file (:func:`load_pipeline`), or a shipped model by name or card file.
+
+    A shipped model (:mod:`hybridfer.models`; an existing file is a pipeline file unless its
+    name ends with ``.json``) becomes :func:`~hybridfer.classifiers.pretrained_classifier`
+    with the card's ``tta``, and its metadata is made from the card.
+
+    Returns
+    -------
+    model : estimator
+    metadata : dict or None
+    """
+    from hybridfer.models import get_model, is_model_spec
+
+    text = os.fspath(spec)
+    if is_model_spec(text) and (text.endswith(".json") or not Path(text).exists()):
+        from hybridfer.classifiers import pretrained_classifier
+
+        card = get_model(text)
+        return pretrained_classifier(card, tta=card.data.get("tta")), _model_metadata(card)
+    return load_pipeline(spec, what)
