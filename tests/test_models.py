@@ -59,6 +59,12 @@ def test_shipped_names_resolve_and_an_unknown_name_lists_the_known_ones(tiny_shi
         get_model("fer2013-nope")
     with pytest.raises(ModelError, match="no such file"):
         get_model("missing/card.json")
+    # a misspelt name in an estimator is refused, never trained from random weights instead
+    X, y = _images(6), np.array(["a", "b"] * 3)
+    with pytest.raises(ModelError, match=r"unknown model 'tiny-vg'.*tiny-vgg"):
+        CNNFeatures(weights="tiny-vg").fit(X, y)
+    with pytest.raises(ModelError, match=r"unknown model 'tiny-vg'.*tiny-vgg"):
+        FERNetClassifier(backbone="fer_vgg", weights="tiny-vg", epochs=1).fit(X, y)
 
 
 def test_weights_that_do_not_match_the_card_are_refused_naming_both_hashes(

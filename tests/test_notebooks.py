@@ -49,6 +49,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     assert "macro avg" in text  # the per-class report
     assert "resnet50 + wnxgb" in text and "hog+lbp + svm" in text  # the swapped pair
     assert "resnet50.layer" in text  # grouped feature names
+    assert "fer2013-vgg + svm" in text and "fer2013-vgg alone" in text  # the shipped model
     assert has_image(nb)  # the confusion matrix
 
 

@@ -278,6 +278,10 @@ class FERNetClassifier(ImageNetworkMixin, TorchTrainingMixin, ClassifierMixin, B
                 f"output stride), but {source} gives {size[0]}x{size[1]}; set input_size "
                 "(e.g. 224) to resize the images"
             )
+        if self._is_fer_net() and self.weights is not None:
+            from hybridfer.models.registry import get_model
+
+            get_model(self.weights)  # not a shipped model: the error lists the known ones
         with seeded(seed):
             if self._is_fer_net():
                 net = build_fer_net(

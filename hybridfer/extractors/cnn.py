@@ -272,6 +272,14 @@ class CNNFeatures(
             "tokens": model.token_dim,
         }[self.output]
 
+    def _shipped_card(self):
+        """Any ``weights`` must name a shipped model (an unknown name lists the known ones)."""
+        if self.weights is None:
+            return None
+        from hybridfer.models.registry import get_model
+
+        return get_model(self.weights)
+
     def _build_network(self, seed: int, n_classes: int):
         with seeded(seed):
             return build_fer_net(
