@@ -11,6 +11,7 @@ Usage::
     python benchmarks/fer2013_time_to_accuracy.py [--minutes 10] [--only NAME ...]
         [--data DIR] [--out fer2013_tta.jsonl]
     python benchmarks/fer2013_time_to_accuracy.py --table
+    python benchmarks/fer2013_time_to_accuracy.py --from-run WORKDIR [WORKDIR ...]
 
 ``--table`` trains nothing: it measures each ladder rung's throughput on this machine
 (:func:`hybridfer.recipes.ladder.measure_rung`, seconds) and prints the time-to-accuracy table
@@ -18,6 +19,13 @@ the ladder predicts from its measured points (:func:`~hybridfer.recipes.ladder.p
 PublicTest (network + flip TTA) after 10/20/30/45/60 minutes of training, and the rung
 :func:`~hybridfer.recipes.ladder.choose_rung` picks at each. Run it under
 ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2`` for the AVX2 path.
+
+``--from-run`` trains nothing either: it reads ``fer2013-cpu`` work folders (``network.joblib``'s
+per-epoch history, ``report.json``) and prints what each run measured: PublicTest (single
+view, the per-epoch score, which decides nothing) at the last epoch finished by 10/20/30/45/60
+minutes of training, and the run's final network + flip TTA and saved-head scores. The
+intermediate marks are points of one schedule annealed over the whole budget, not what a run
+given that budget reaches (a shorter budget anneals sooner and scores higher at its end).
 
 Measured (AMD EPYC, 2 cores, native bf16; one run each; network + flip TTA on PublicTest):
 
@@ -28,6 +36,16 @@ vgg32@48    15          9        0.6133  0.635
 vgg32@40    10          9        0.6055  0.622
 vgg48@40    10          5        0.5801  0.577
 ==========  ==========  =======  ======  ===================
+
+Measured by ``--from-run`` (PublicTest single view at each mark of one run's schedule, epoch in
+brackets; final = network + flip TTA at the end of the annealed schedule):
+
+=========================  ========  ==========  ==========  ==========  ==========  =======
+run (2 cores, AMD EPYC)    rung      10 min      20 min      30 min      45 min      final
+=========================  ========  ==========  ==========  ==========  ==========  =======
+110 min, native bf16       vgg48@48  0.5492 (3)  0.5868 (6)  0.6183 (9)  0.6411 (14) 0.6826
+60 min, capped at AVX2     vgg32@40  0.5589 (4)  0.6030 (9)  0.6272 (13) 0.6467 (20) 0.6447
+=========================  ========  ==========  ==========  ==========  ==========  =======
 
 vgg48@48 (the version-1 network) has the points of version 1's runs (ladder.RUNGS). The
 predicted tables from ``--table`` on both paths, and the AVX2 recipe run that tested the
@@ -47,7 +65,7 @@ from hybridfer.data import load_fer2013, usage_split
 from hybridfer.extractors import CNNFeatures
 from hybridfer.images import read_images
 from hybridfer.nn.devices import cpu_capability
-from hybridfer.recipes.fer2013 import SETTINGS, _soft_class_weights
+from hybridfer.recipes.fer2013 import SAVED_HEAD, SETTINGS, _soft_class_weights
 from hybridfer.recipes.ladder import (
     RUNGS,
     choose_rung,
@@ -110,6 +128,40 @@ def predicted_table(n_train: int = 28_709, n_eval: int = 3_589) -> None:
     print("| chosen | | | " + " | ".join(picks) + " |")
 
 
+MARKS_MIN = (10, 20, 30, 45, 60)
+
+
+def run_table(workdirs: list[str]) -> None:
+    """What ``fer2013-cpu`` runs measured (see the docstring), one row per work folder."""
+    from pathlib import Path
+
+    import joblib
+
+    print(
+        "| run | machine | rung | epochs | training min | "
+        + " | ".join(f"{m} min" for m in MARKS_MIN)
+        + " | final: network + flip TTA | saved head | wall min |\n|"
+        + "---|" * (8 + len(MARKS_MIN))
+    )
+    for workdir in map(Path, workdirs):
+        report = json.loads((workdir / "report.json").read_text())
+        history = joblib.load(workdir / "network.joblib").history_
+        rung = json.loads((workdir / "ladder.json").read_text())["rung"]
+        rows = {r["model"]: r for r in report["rows"]}
+        saved = SAVED_HEAD
+        cells = []
+        for m in MARKS_MIN:
+            done = [h for h in history if h["elapsed"] <= 60 * m + 1e-6]
+            cells.append(f"{done[-1]['val_accuracy']:.4f} ({done[-1]['epoch']})" if done else "-")
+        print(
+            f"| {workdir.name} | {report['machine'].split(';')[0]} | {rung} | {len(history)} | "
+            f"{history[-1]['elapsed'] / 60:.1f} | "
+            + " | ".join(cells)
+            + f" | {rows['network + flip TTA']['PublicTest acc']:.4f} | {saved}: "
+            f"{rows[saved]['PublicTest acc']:.4f} | {report['wall_time'] / 60:.1f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -117,7 +169,11 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default="fer2013_tta.jsonl")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--from-run", nargs="+", metavar="WORKDIR", default=None)
     args = parser.parse_args()
+    if args.from_run:
+        run_table(args.from_run)
+        return
     print(f"# {cpu_capability()}", flush=True)
     if args.table:
         predicted_table()

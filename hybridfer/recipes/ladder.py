@@ -95,6 +95,7 @@ RUNGS: tuple[Rung, ...] = (
         (
             (9.0, 0.6055, "time_to_accuracy --minutes 10, AMD EPYC bf16"),
             (13.0, 0.6222, "fer2013-cpu v2, 40 min, AMD EPYC capped at AVX2, float32"),
+            (23.0, 0.6447, "fer2013-cpu v2, 60 min, AMD EPYC capped at AVX2, float32"),
         ),
     ),
 )
