@@ -189,6 +189,29 @@ def test_load_fer2013_folder_release(tmp_path: Path) -> None:
         load_fer2013(tmp_path)
 
 
+def test_load_fer2013_folders_decode_only_the_usages_asked_for(tmp_path, monkeypatch) -> None:
+    import hybridfer.data.fer2013 as fer
+
+    for i, (usage, cls) in enumerate([("Training", "happy"), ("PublicTest", "sad")] * 2):
+        folder = "train" if usage == "Training" else "test"
+        _write(tmp_path / folder / cls / f"{usage}_{i}.png", np.full((48, 48), i, np.uint8))
+    decoded: list[str] = []
+    real = fer.read_images
+
+    def counting(paths, *args, **kwargs):
+        decoded.extend(paths)
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(fer, "read_images", counting)
+    ds = load_fer2013(tmp_path, usages="PublicTest")
+    assert ds.usage.tolist() == ["PublicTest"] * 2 and ds.images.shape == (2, 48, 48)
+    assert sorted(Path(p).name for p in decoded) == ["PublicTest_1.png", "PublicTest_3.png"]
+    assert sorted(ds.images[:, 0, 0].tolist()) == [1, 3]
+    with pytest.raises(ValueError, match=r"usage \['PrivateTest'\] not found"):
+        load_fer2013(tmp_path, usages="PrivateTest")
+    assert load_fer2013(tmp_path, usages=["Training"], lazy=True).images is None
+
+
 def test_make_faces_is_deterministic_balanced_and_grouped() -> None:
     a = make_faces(140, image_size=32, random_state=3)
     b = make_faces(140, image_size=32, random_state=3)

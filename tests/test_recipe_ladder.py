@@ -74,15 +74,38 @@ def test_predictions_follow_the_measured_points():
     assert predict_accuracy(one, 30, reference=SLOW) < predict_accuracy(one, 40, reference=SLOW)
     assert predict_accuracy(one, 400, reference=SLOW) == predict_accuracy(one, 40, reference=SLOW)
     assert predict_accuracy(one, 0.0, reference=SLOW) == 0.0
-    # the shipped ladder: every rung has measured points, the reference increases with epochs
-    assert all(r.measured for r in RUNGS)
+    # the shipped ladder: every rung without progressive resizing has measured points, the
+    # reference increases with epochs
+    assert all(r.measured for r in RUNGS if not r.progressive)
     curve = [predict_accuracy(REF, e) for e in (2, 5, 10, 20, 40)]
     assert curve == sorted(curve)
 
 
+def test_a_rung_without_points_is_chosen_only_when_no_rung_has_any():
+    new = Rung("new", (48,), 48)  # predicted as the reference curve, which is optimistic
+    speeds = {**_speeds(80.0, 320.0), "new": (1000.0, 3000.0)}
+    choice = choose_rung(speeds, 3000.0, N_TRAIN, N_EVAL, rungs=(SLOW, FAST, new))
+    row = {r["rung"]: r for r in choice.rows}
+    assert row["new"]["predicted"] > row["fast"]["predicted"]
+    assert choice.rung.name == "fast"  # still the best rung with measured points
+    forced = choose_rung({"new": (1000.0, 3000.0)}, 3000.0, N_TRAIN, rungs=(SLOW, FAST, new))
+    assert forced.rung.name == "new"
+
+
 def test_a_rungs_throughput_is_measured_with_the_recipes_own_fit():
-    settings = rung_settings(SETTINGS["smoke"], RUNGS[-1])
-    assert settings["architecture_params"]["widths"] == RUNGS[-1].widths
-    assert settings["input_size"] == (None if RUNGS[-1].input_size == 48 else 40)
-    train_ips, infer_ips, params = measure_rung(SETTINGS["smoke"], RUNGS[-1], n=64)
+    vgg32 = next(r for r in RUNGS if r.name == "vgg32@40")
+    settings = rung_settings(SETTINGS["smoke"], vgg32)
+    assert settings["architecture_params"]["widths"] == vgg32.widths
+    assert settings["input_size"] == 40 and settings["progressive_resize"] is None
+    train_ips, infer_ips, params = measure_rung(SETTINGS["smoke"], vgg32, n=64)
     assert train_ips > 0 and infer_ips > train_ips and params > 100_000
+
+
+def test_a_progressive_rung_trains_small_first_and_is_timed_at_each_size():
+    rung = next(r for r in RUNGS if r.progressive)
+    assert rung.size_shares() == [(40, 0.75), (48, pytest.approx(0.25))]
+    settings = rung_settings(SETTINGS["smoke"], rung)
+    assert settings["progressive_resize"] == ((0.75, 40),) and settings["input_size"] is None
+    toy = Rung("toy", (8, 8, 8, 8), 48, progressive=((0.5, 24),))
+    train_ips, infer_ips, params = measure_rung(SETTINGS["smoke"], toy, n=64)
+    assert train_ips > 0 and infer_ips > 0 and params > 0

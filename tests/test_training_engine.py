@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from torch import nn
 
 from hybridfer.classifiers import FERNetClassifier
@@ -412,3 +413,81 @@ def test_fit_module_from_files_with_and_without_workers(tmp_path, workers):
         [h["loss"] for h in r_arrays.history], rel=1e-6
     )
     torch.testing.assert_close(m_files[1].weight, m_arrays[1].weight)
+
+
+# -- progressive resizing -------------------------------------------------------------------
+class _SizeRecorder(nn.Module):
+    """A tiny conv net that records the side of every training batch it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+        self.sides: list[tuple[bool, int]] = []
+
+    def forward(self, x):
+        self.sides.append((self.training, int(x.shape[-1])))
+        return self.fc(self.conv(x).mean(dim=(2, 3)))
+
+
+def _prepare(raw):
+    return raw.float().unsqueeze(1) / 255.0
+
+
+def test_progressive_resize_trains_small_first_and_validates_at_full_size():
+    X, y = _images(n=32, size=24)
+    model = _SizeRecorder()
+    config = TrainConfig(
+        epochs=4,
+        batch_size=8,
+        lr_schedule="cosine",
+        progressive_resize=[(0.5, 12), (0.75, 16)],
+        early_stopping=True,
+        validation_fraction=0.25,
+        patience=10,
+        random_state=0,
+        precision="float32",
+    )
+    result = fit_module(model, X, y, config, prepare=_prepare)
+    # 24 training rows: 3 steps an epoch, 12 planned; progress after step k is k/12
+    train_sides = [s for training, s in model.sides if training]
+    assert train_sides == [12] * 6 + [16] * 3 + [24] * 3
+    evals = [s for training, s in model.sides if not training]
+    assert evals[:2] == [12, 16]  # the check that the network takes both sizes
+    assert len(evals) > 2 and set(evals[2:]) == {24}  # validation, every epoch
+    assert [h["train_size"] for h in result.history] == [12, 12, 16, 24]
+
+
+def test_progressive_resize_through_an_estimator_keeps_predictions_at_input_size():
+    X, y = _images(n=24, size=24)
+    est = CNNFeatures(
+        architecture="fer_vgg",
+        architecture_params={"widths": (4, 8, 8, 8)},
+        input_size=32,
+        progressive_resize=((0.5, 24),),
+        epochs=2,
+        batch_size=8,
+        random_state=0,
+        precision="float32",
+    ).fit(X, y)
+    assert [h["train_size"] for h in est.history_] == [24, 32]
+    assert est.input_size_ == (32, 32)
+    assert est.transform(X).shape == (24, est.n_features_out_)
+    assert clone(est).progressive_resize == ((0.5, 24),)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[(0.0, 40)], [(0.5, 40), (0.4, 44)], [(1.5, 40)], [(0.5, 0)], [(0.5, 40.0)], [0.5], []],
+)
+def test_bad_progressive_resize_is_refused_naming_it(bad):
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="progressive_resize"):
+        fit_module(_mlp(), X, y, TrainConfig(epochs=1, progressive_resize=bad))
+
+
+def test_progressive_resize_refuses_a_network_of_fixed_input_size():
+    X, y = _images(n=16, size=24)
+    est = CNNFeatures(architecture="cnnlstm_model1", progressive_resize=[(0.5, 16)], epochs=1)
+    with pytest.raises(ValueError, match="progressive_resize size 16: the network cannot take"):
+        est.fit(X, y)

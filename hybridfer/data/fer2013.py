@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,10 +81,13 @@ def load_fer2013(
     if path.is_file():
         _check_file_kind(path)
         ds = _load_csv(path)
-    else:
-        ds = _load_folders(path, lazy, n_jobs)
-    if usages is not None:
+        return ds if usages is None else ds.split(usages)
+    ds = _list_folders(path)
+    if usages is not None:  # before decoding: PublicTest alone is 1/9 of the work
         ds = ds.split(usages)
+    if not lazy:
+        paths = ds.paths.tolist()
+        ds = replace(ds, images=stack_images(read_images(paths, "gray", n_jobs), paths))
     return ds
 
 
@@ -256,7 +260,8 @@ def _canonical_class_folders(root: Path) -> dict[str, str]:
     return mapping
 
 
-def _load_folders(root: Path, lazy: bool, n_jobs: int | None) -> FERDataset:
+def _list_folders(root: Path) -> FERDataset:
+    """The images of a folder release as paths (``images=None``), with labels and usage."""
     subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
     split_dirs = [(p, _SPLIT_DIRS[k]) for k, p in sorted(subdirs.items()) if k in _SPLIT_DIRS]
     if not split_dirs:  # a single split folder with class subfolders
@@ -281,9 +286,8 @@ def _load_folders(root: Path, lazy: bool, n_jobs: int | None) -> FERDataset:
             paths.append(fp)
             labels.append(inverse[cls])
             usage.append(u)
-    images = None if lazy else stack_images(read_images(paths, "gray", n_jobs), paths)
     return FERDataset(
-        images=images,
+        images=None,
         labels=np.asarray(labels),
         classes=FER2013_CLASSES,
         paths=np.asarray(paths),

@@ -142,6 +142,7 @@ class CNNFeatures(
         "image_shape": [tuple, list, None],
         "float_range": [tuple, list, None],
         "augment": [None, "boolean", str, dict, callable],
+        "progressive_resize": [list, tuple, None],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         "tta": TTA_CONSTRAINT,
         **TRAINING_PARAMETER_CONSTRAINTS,
@@ -162,6 +163,7 @@ class CNNFeatures(
         image_shape=None,
         float_range=(0.0, 1.0),
         augment=None,
+        progressive_resize=None,
         epochs=30,
         batch_size=64,
         optimizer="adam",
@@ -205,6 +207,7 @@ class CNNFeatures(
         self.image_shape = image_shape
         self.float_range = float_range
         self.augment = augment
+        self.progressive_resize = progressive_resize
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer

@@ -63,6 +63,12 @@ class TrainConfig:
     channels_last : bool or "auto"
         Channels-last memory format for the model and its 4-D inputs; ``"auto"``: on CUDA and
         on CPUs running bf16 natively (see :func:`hybridfer.nn.devices.use_channels_last`).
+    progressive_resize : sequence of (float, int) or None
+        Progressive resizing: ``(until, size)`` pairs, ``until`` increasing in (0, 1]. Training
+        batches (after augmentation) are resized to ``size`` x ``size`` while the stage's
+        progress, as the learning-rate schedule counts it, is below ``until``, then to the next
+        pair's size; after the last pair they keep the size ``prepare`` gave them. Validation
+        and prediction always use that size. None: no resizing.
     compile : bool
         Train through ``torch.compile(model)``. Off by default: compilation costs tens of
         seconds before the first step, so it pays only for long runs, and it needs a C
@@ -119,6 +125,7 @@ class TrainConfig:
     grad_clip: float | None = None
     precision: str = "auto"
     channels_last: bool | str = "auto"
+    progressive_resize: Sequence[tuple[float, int]] | None = None
     compile: bool = False
     num_workers: int | None = None
     device: str = "auto"

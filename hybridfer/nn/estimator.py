@@ -174,6 +174,13 @@ IMAGE_TRAINING_DOC = """
         flip, rotation, shift, zoom, shear, crop with padding, random erasing drawn per image
         in one batched ``grid_sample``, and optional mixup/CutMix (presets ``"fer"`` and
         ``"fer_mix"``).
+    progressive_resize : sequence of (float, int) or None, default=None
+        Progressive resizing: ``(until, size)`` pairs, ``until`` increasing in (0, 1]. The
+        augmented training batches are resized to ``size`` x ``size`` while training progress
+        (the share of the planned steps, or of ``max_time`` when that comes first) is below
+        ``until``; after the last pair they train at the input size. ``[(0.5, 40)]`` trains
+        a 48x48 network at 40x40 for the first half. Validation, ``predict`` and
+        ``transform`` always use the input size.
 """
 
 #: TrainConfig fields not read from the estimators' parameters: ``random_state`` is seeded per

@@ -29,7 +29,13 @@ from torchvision.transforms.v2 import functional as TF
 
 from hybridfer._messages import plain_repr
 
-__all__ = ["NORMALIZATIONS", "Preprocessor", "normalization_stats", "resolve_input_size"]
+__all__ = [
+    "NORMALIZATIONS",
+    "Preprocessor",
+    "normalization_stats",
+    "resize_batch",
+    "resolve_input_size",
+]
 
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 _HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -54,6 +60,19 @@ def normalization_stats(normalize: str) -> tuple[tuple[float, ...], tuple[float,
         raise ValueError(
             f"normalize={normalize!r} is not supported; expected one of {sorted(NORMALIZATIONS)}"
         ) from None
+
+
+def resize_batch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A float batch ``(b, C, H, W)`` resized to ``size`` by bilinear interpolation,
+    antialiased when shrinking (as torchvision's ``Resize`` on tensors); unchanged at its
+    own size."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    # antialiasing only changes downsampling; upsampling takes the faster plain kernel
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(
+        x.contiguous(), size=tuple(size), mode="bilinear", align_corners=False, antialias=shrink
+    )
 
 
 def resolve_input_size(input_size: int | Sequence[int] | None) -> tuple[int, int] | None:
@@ -146,16 +165,8 @@ class Preprocessor(nn.Module):
             x, scale = x.float(), 1.0
         if self.out_channels == 1 and x.shape[1] == 3:
             x = (x * self._luma).sum(dim=1, keepdim=True)
-        if self.size is not None and tuple(x.shape[-2:]) != self.size:
-            # antialiasing only changes downsampling; upsampling takes the faster plain kernel
-            shrink = self.size[0] < x.shape[-2] or self.size[1] < x.shape[-1]
-            x = F.interpolate(
-                x.contiguous(),
-                size=self.size,
-                mode="bilinear",
-                align_corners=False,
-                antialias=shrink,
-            )
+        if self.size is not None:
+            x = resize_batch(x, self.size)
         # one fused multiply-add; broadcasting turns 1 gray channel into 3 here
         x = torch.addcmul(self._shift, x, self._inv_std * scale)
         if self.channels_last:

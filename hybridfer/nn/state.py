@@ -54,6 +54,8 @@ class TrainState:
         Epochs finished (1-based numbering of the next record).
     stage, stage_epoch, step : int
         Current stage (1-based), epochs finished in it, optimizer steps taken in it.
+    progress : float
+        The stage's progress (0 to 1) at the last :meth:`apply_schedule`.
     history : list of dict
     stop_reason : str or None
     rng : numpy Generator
@@ -83,6 +85,7 @@ class TrainState:
         self.stage = 1
         self.stage_epoch = 0
         self.step = 0
+        self.progress = 0.0
         self.history: list[dict[str, Any]] = []
         self.stop_reason: str | None = None
         self.callbacks: list[Stateful] = []
@@ -95,7 +98,8 @@ class TrainState:
     def apply_schedule(self) -> None:
         """Set every parameter group's rate for the stage's progress after ``step`` steps
         (exactly the schedule's end once the clock is out of time)."""
-        self.schedule.apply(self.optimizer, self.base_lrs, self.clock.progress(self.step))
+        self.progress = self.clock.progress(self.step)
+        self.schedule.apply(self.optimizer, self.base_lrs, self.progress)
 
     def averaged_module(self) -> nn.Module:
         """The module validation uses: the EMA's when there is one."""

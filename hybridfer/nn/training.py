@@ -5,7 +5,7 @@ decoded images (:class:`~hybridfer.images.ImageSource`), configured by a
 :class:`~hybridfer.nn.config.TrainConfig`: optimizer and a schedule over training progress
 (annealed over the time budget when there is one, so a budgeted run still ends at ``min_lr``),
 loss (cross-entropy or focal, on hard labels or soft targets) with class and sample weights,
-batched augmentation with mixup/CutMix, gradient clipping, mixed precision (bf16 on CPUs that
+batched augmentation with mixup/CutMix, progressive resizing, gradient clipping, mixed precision (bf16 on CPUs that
 compute it natively and on GPUs), channels-last memory format, an exponential moving average
 (EMA) of the weights, early stopping with best-epoch restore, two-stage training (frozen
 layers, then unfrozen), checkpoints after every epoch with resume, and a progress bar.
@@ -67,6 +67,7 @@ from hybridfer.nn.freeze import frozen_module_names, select_frozen, set_frozen
 from hybridfer.nn.inference import TTA_MODES, _default_forward, _identity, predict_module, tta_views
 from hybridfer.nn.losses import check_soft_targets, compute_class_weights, make_loss
 from hybridfer.nn.optim import LRSchedule, make_optimizer
+from hybridfer.nn.preprocessing import resize_batch
 from hybridfer.nn.seeding import seed_from, seeded
 from hybridfer.nn.state import TrainState
 
@@ -77,6 +78,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "TrainingResult",
+    "check_progressive_resize",
     "fit_module",
     "predict_module",
     "seed_from",
@@ -145,6 +147,35 @@ def _validation_split(
             f"of {len(y)}"
         )
     return stratified_holdout(y, n_val, random_state=seed, stratify=bool(stratify))
+
+
+def check_progressive_resize(
+    value: Any, name: str = "progressive_resize"
+) -> tuple[tuple[float, int], ...] | None:
+    """``value`` as ``((until, size), ...)`` with ``until`` increasing in (0, 1] and ``size``
+    a positive int (None stays None); anything else is refused naming ``name``."""
+    if value is None:
+        return None
+    expected = (
+        f"{name} must be a sequence of (until, size) pairs, until increasing in (0, 1] and "
+        "size a positive int, e.g. [(0.5, 40)]"
+    )
+    try:
+        pairs = [tuple(p) for p in value]
+    except TypeError:
+        raise ValueError(f"{expected}; got {value!r}") from None
+    out: list[tuple[float, int]] = []
+    for pair in pairs:
+        ok = len(pair) == 2 and isinstance(pair[0], (int, float, np.number))
+        ok = ok and isinstance(pair[1], (int, np.integer)) and not isinstance(pair[1], bool)
+        if not ok or not 0 < float(pair[0]) <= 1 or int(pair[1]) < 1:
+            raise ValueError(f"{expected}; got {value!r}")
+        if out and float(pair[0]) <= out[-1][0]:
+            raise ValueError(f"{expected}; got {value!r} (until does not increase)")
+        out.append((float(pair[0]), int(pair[1])))
+    if not out:
+        raise ValueError(f"{expected}; got an empty sequence (pass None for no resizing)")
+    return tuple(out)
 
 
 class Trainer:
@@ -226,6 +257,7 @@ class Trainer:
             )
         if config.resume and not config.checkpoint:
             raise ValueError("resume=True needs a checkpoint file to resume from")
+        config.progressive_resize = check_progressive_resize(config.progressive_resize)
         sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         cw = compute_class_weights(config.class_weight, y, self.n_classes, classes)
         self.t_all = None
@@ -252,6 +284,8 @@ class Trainer:
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         self.model = model
+        if config.progressive_resize is not None:
+            self._check_resizable(X)
         self.fwd_model = torch.compile(model) if config.compile else model
         class_w = cw[y] if self.t_all is None else self.t_all.double().numpy() @ cw
         self.w_all = torch.from_numpy((sw * class_w).astype(np.float32))
@@ -399,6 +433,8 @@ class Trainer:
                 xb = self.augment(xb)
                 if mixes:
                     xb, partner, lam = self.augment.mix(xb)
+            if cfg.progressive_resize is not None:
+                xb = self._progressive_resize(xb)
             with autocast(self.device, self.dtype):
                 logits = self.forward(self.fwd_model, xb)
             logits = logits.float()
@@ -432,9 +468,50 @@ class Trainer:
             "time": time.perf_counter() - t_epoch,
             "n_samples": metrics.n,
         }
+        if cfg.progressive_resize is not None:
+            record["train_size"] = int(self._train_size or xb.shape[-1])
         if clock.out_of_time:
             record["time_ran_out"] = metrics.n < len(order)
         return record
+
+    def _check_resizable(self, X: Any) -> None:
+        """Refuse ``progressive_resize`` sizes the network cannot take (a flattening head
+        fixes its input size), by one forward pass of two images at each size."""
+        xb = self._batch(X, np.arange(min(2, len(self.y))))
+        if xb.ndim != 4:
+            raise ValueError(
+                "progressive_resize needs image batches (b, C, H, W); this network's input "
+                f"has shape {tuple(xb.shape)}"
+            )
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for _, size in self.config.progressive_resize:
+                try:
+                    with torch.inference_mode(), autocast(self.device, self.dtype):
+                        self.forward(self.model, resize_batch(xb, (size, size)))
+                except RuntimeError as exc:
+                    first = str(exc).splitlines()[0]
+                    raise ValueError(
+                        f"progressive_resize size {size}: the network cannot take {size}x{size} "
+                        f"inputs ({first}); use a network with global pooling (fer_vgg, "
+                        "fer_resnet) or sizes it accepts"
+                    ) from None
+        finally:
+            self.model.train(was_training)
+
+    def _progressive_resize(self, xb: torch.Tensor) -> torch.Tensor:
+        """The training batch at the size ``progressive_resize`` gives the stage's progress."""
+        self._train_size = next(
+            (s for until, s in self.config.progressive_resize if self.state.progress < until),
+            None,
+        )
+        if self._train_size is None:
+            return xb
+        xb = resize_batch(xb, (self._train_size, self._train_size))
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
 
     def run_stage(self, stage_epochs: int, frozen: list[str], lr: float) -> bool:
         """Train one stage; True when a callback (or the budget) stopped it."""

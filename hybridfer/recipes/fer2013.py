@@ -299,13 +299,14 @@ def _plan_run(
 
 def _measure_ladder(settings: dict[str, Any], rung: str, device: str) -> dict[str, tuple]:
     """Rung name -> (train img/s, inference img/s, parameters) measured on this machine: every
-    rung for ``"auto"``, else the one named."""
+    rung with measured points for ``"auto"``, else the one named."""
     from hybridfer.recipes.ladder import RUNGS, measure_rung
 
     names = [r.name for r in RUNGS]
     if rung != "auto" and rung not in names:
         raise RecipeError(f"rung must be 'auto' or one of {names}, got {rung!r}")
-    chosen = [r for r in RUNGS if rung in ("auto", r.name)]
+    # "auto" measures the rungs it may choose: those with measured points
+    chosen = [r for r in RUNGS if r.name == rung or (rung == "auto" and r.measured)]
     return {r.name: measure_rung(settings, r, device=device) for r in chosen}
 
 

@@ -53,13 +53,26 @@ class Rung:
         The network's input side (FER2013's 48x48 faces are resized to it).
     measured : tuple of (epochs, accuracy, source)
         PublicTest accuracy (network + flip TTA) of annealed runs of this rung after
-        ``epochs`` epochs on all of Training, and the run each came from.
+        ``epochs`` epochs on all of Training, and the run each came from. A rung without
+        points is not chosen while another has some (it can be forced with ``rung=``).
+    progressive : tuple of (until, size)
+        Progressive resizing (``CNNFeatures(progressive_resize=...)``): the share of the
+        training time spent at each smaller size before ``input_size``; empty: none.
     """
 
     name: str
     widths: tuple[int, ...]
     input_size: int
     measured: tuple[tuple[float, float, str], ...] = field(default=())
+    progressive: tuple[tuple[float, int], ...] = field(default=())
+
+    def size_shares(self) -> list[tuple[int, float]]:
+        """``(input side, share of the training time)`` of every size the rung trains at."""
+        out, start = [], 0.0
+        for until, size in self.progressive:
+            out.append((int(size), float(until) - start))
+            start = float(until)
+        return out + [(int(self.input_size), 1.0 - start)]
 
 
 #: The rungs, cheapest last. Measured points: ``benchmarks/fer2013_time_to_accuracy.py`` (its
@@ -98,6 +111,9 @@ RUNGS: tuple[Rung, ...] = (
             (23.0, 0.6447, "fer2013-cpu v2, 60 min, AMD EPYC capped at AVX2, float32"),
         ),
     ),
+    # vgg48@48 trained at 40 px for the first 75% of the time, then at 48 (FFCV-style
+    # progressive resizing): 1.5x the images of vgg48@48 per second of training
+    Rung("vgg48@40-48", (48, 96, 192, 384), 48, progressive=((0.75, 40),)),
 )
 
 #: The rung of version 1 of the recipe, and the reference curve's shape for rungs with few
@@ -111,6 +127,7 @@ def rung_settings(settings: Mapping[str, Any], rung: Rung) -> dict[str, Any]:
     params["widths"] = tuple(rung.widths)
     out = {**settings, "architecture_params": params}
     out["input_size"] = None if rung.input_size == 48 else int(rung.input_size)
+    out["progressive_resize"] = tuple(rung.progressive) or None
     return out
 
 
@@ -234,7 +251,8 @@ def choose_rung(
     Returns
     -------
     LadderChoice
-        Ties go to the earlier rung.
+        Ties go to the earlier rung. Rungs without a measured point are predicted as the
+        reference (:func:`predict_accuracy`) but chosen only when no rung has a point.
     """
     rows = []
     for rung in rungs:
@@ -259,7 +277,9 @@ def choose_rung(
         )
     if not rows:
         raise ValueError(f"no throughput for any rung of {[r.name for r in rungs]}")
-    best = max(range(len(rows)), key=lambda i: (rows[i]["predicted"], -i))
+    named = {r.name: r for r in rungs}
+    pool = [i for i, row in enumerate(rows) if named[row["rung"]].measured] or range(len(rows))
+    best = max(pool, key=lambda i: (rows[i]["predicted"], -i))
     chosen = next(r for r in rungs if r.name == rows[best]["rung"])
     return LadderChoice(rung=chosen, rows=rows, train_s=float(train_s))
 
@@ -271,8 +291,10 @@ def measure_rung(
 
     Two epochs of ``n`` random 48x48 images through the recipe's own ``CNNFeatures.fit``
     (augmentation, precision and memory format as the run will use); the second epoch is
-    timed (the first pays the warm-up). Inference: the network's forward pass
-    (:func:`hybridfer.recipes.budget.measure_inference`).
+    timed (the first pays the warm-up). A progressive rung is timed at each of its sizes and
+    its training rate is their mean weighted by the share of time at each (the budgeted
+    schedule's progress is the time spent). Inference: the network's forward pass at the
+    input size (:func:`hybridfer.recipes.budget.measure_inference`).
     """
     from hybridfer.extractors import CNNFeatures
     from hybridfer.recipes.budget import measure_inference
@@ -281,15 +303,19 @@ def measure_rung(
     X = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
     y = np.arange(n) % 7
     drop = {"checkpoint", "resume", "max_time", "verbose", "epochs", "device", "random_state"}
-    est = CNNFeatures(
-        **{k: v for k, v in rung_settings(settings, rung).items() if k not in drop},
-        epochs=2,
-        device=device,
-        random_state=0,
-        verbose=0,
-    )
-    start = time.perf_counter()
-    est.fit(X, y)
-    seconds = est.history_[-1].get("time") or (time.perf_counter() - start) / 2
+    base = {k: v for k, v in rung_settings(settings, rung).items() if k not in drop}
+    train_ips = 0.0
+    for size, share in rung.size_shares():
+        est = CNNFeatures(
+            **{**base, "input_size": None if size == 48 else size, "progressive_resize": None},
+            epochs=2,
+            device=device,
+            random_state=0,
+            verbose=0,
+        )
+        start = time.perf_counter()
+        est.fit(X, y)
+        seconds = est.history_[-1].get("time") or (time.perf_counter() - start) / 2
+        train_ips += share * n / max(float(seconds), 1e-9)
     infer = measure_inference(est.model_, (1, rung.input_size, rung.input_size), device=device)
-    return n / max(float(seconds), 1e-9), infer, int(est.n_parameters_)
+    return train_ips, infer, int(est.n_parameters_)
