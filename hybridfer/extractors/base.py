@@ -137,8 +137,8 @@ _COMMON_DOC = (
         native bf16 (AVX512-BF16 or AMX) and float32 on other CPUs. Features are always
         returned as float32; the feature cache keys them by the effective precision.
     channels_last : bool or "auto", default="auto"
-        Run convolutions in channels-last memory format ("auto": on CUDA and on CPUs running
-        bf16 natively).
+        Run convolutions in channels-last memory format ("auto": on CUDA, and on CPUs in
+        float32 or native bf16, not emulated bf16).
     batch_size : int, default=64
         Images per forward pass; memory is bounded by it, not by the number of images.
     num_workers : int or None, default=None

@@ -61,8 +61,9 @@ class TrainConfig:
         ``"auto"``: bfloat16 autocast on CPUs with native bf16 and on GPUs that have it
         (float16 with loss scaling on other GPUs), float32 elsewhere.
     channels_last : bool or "auto"
-        Channels-last memory format for the model and its 4-D inputs; ``"auto"``: on CUDA and
-        on CPUs running bf16 natively (see :func:`hybridfer.nn.devices.use_channels_last`).
+        Channels-last memory format for the model and its 4-D inputs; ``"auto"``: on CUDA, and
+        on CPUs in float32 or native bf16, not emulated bf16 (see
+        :func:`hybridfer.nn.devices.use_channels_last`).
     progressive_resize : sequence of (float, int) or None
         Progressive resizing: ``(until, size)`` pairs, ``until`` increasing in (0, 1]. Training
         batches (after augmentation) are resized to ``size`` x ``size`` while the stage's

@@ -150,8 +150,8 @@ default=None
         with native bf16 (AVX512-BF16 or AMX), float32 on other CPUs. Train bf16 with a
         warm-up schedule (see ``lr_schedule``).
     channels_last : bool or "auto", default="auto"
-        Channels-last memory format for convolutional networks; ``"auto"``: on CUDA and on
-        CPUs running bf16 natively.
+        Channels-last memory format for convolutional networks; ``"auto"``: on CUDA, and on
+        CPUs in float32 or native bf16 (not emulated bf16).
     checkpoint : str, path or None, default=None
         File the whole training state is written to (atomically) after every epoch.
     resume : bool, default=False

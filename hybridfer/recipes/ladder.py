@@ -87,6 +87,7 @@ RUNGS: tuple[Rung, ...] = (
             (6.0, 0.6018, "time_to_accuracy --minutes 10, Xeon bf16"),
             (18.0, 0.6514, "fer2013-cpu v1, 52 min, AMD EPYC bf16"),
             (30.0, 0.6785, "fer2013-cpu v1, 52 min, Xeon bf16"),
+            (34.0, 0.6826, "fer2013-cpu v2, 110 min, AMD EPYC bf16 (shipped fer2013-vgg)"),
         ),
     ),
     Rung(
@@ -109,6 +110,7 @@ RUNGS: tuple[Rung, ...] = (
             (9.0, 0.6055, "time_to_accuracy --minutes 10, AMD EPYC bf16"),
             (13.0, 0.6222, "fer2013-cpu v2, 40 min, AMD EPYC capped at AVX2, float32"),
             (23.0, 0.6447, "fer2013-cpu v2, 60 min, AMD EPYC capped at AVX2, float32"),
+            (45.0, 0.6790, "fer2013-cpu v2, 60 min, AMD EPYC bf16"),
         ),
     ),
     # vgg48@48 trained at 40 px for the first 75% of the time, then at 48 (FFCV-style
