@@ -5,10 +5,11 @@ decoded images (:class:`~hybridfer.images.ImageSource`), configured by a
 :class:`~hybridfer.nn.config.TrainConfig`: optimizer and a schedule over training progress
 (annealed over the time budget when there is one, so a budgeted run still ends at ``min_lr``),
 loss (cross-entropy or focal, on hard labels or soft targets) with class and sample weights,
-batched augmentation with mixup/CutMix, progressive resizing, gradient clipping, mixed precision (bf16 on CPUs that
-compute it natively and on GPUs), channels-last memory format, an exponential moving average
-(EMA) of the weights, early stopping with best-epoch restore, two-stage training (frozen
-layers, then unfrozen), checkpoints after every epoch with resume, and a progress bar.
+batched augmentation with mixup/CutMix, progressive resizing, gradient clipping, mixed
+precision (bf16 on CPUs that compute it natively and on GPUs), channels-last memory format, an
+exponential moving average (EMA) of the weights, early stopping with best-epoch restore,
+two-stage training (frozen layers, then unfrozen), checkpoints after every epoch with resume,
+and a progress bar.
 
 The loop is split into steps (:meth:`Trainer.train_epoch`, :meth:`Trainer.evaluate`,
 :meth:`Trainer.run_stage`) and :mod:`callbacks <hybridfer.nn.callbacks>`, told about every
