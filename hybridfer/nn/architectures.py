@@ -54,6 +54,7 @@ __all__ = [
     "SingleBiasLSTM",
     "build_fer_net",
     "count_parameters",
+    "separable_conv_bn_relu",
 ]
 
 
@@ -190,6 +191,19 @@ class CNNLSTMPaperNet(FERNet):
         return self.dense(h2)
 
 
+def separable_conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    """A depthwise-separable 3x3 convolution (MobileNet v1): depthwise Conv3x3-BN-ReLU, then
+    pointwise Conv1x1-BN-ReLU; 'same' padding."""
+    return [
+        nn.Conv2d(c_in, c_in, 3, padding=1, groups=c_in, bias=False),
+        nn.BatchNorm2d(c_in),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_in, c_out, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
 class _BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
@@ -271,6 +285,10 @@ class FERVGG(_PooledHead):
     (``hybridfer reproduce fer2013-cpu --data data/fer2013``; its measured accuracy, time to
     accuracy and the variants tried are in ``benchmarks/README.md``). Training throughput,
     float32 against bf16 + channels-last: ``benchmarks/bench_training.py``.
+
+    ``separable=True`` makes every convolution but the first a depthwise-separable one
+    (MobileNet's depthwise Conv3x3-BN-ReLU then pointwise Conv1x1-BN-ReLU,
+    :func:`separable_conv_bn_relu`): about a seventh of the FLOPs at the same widths.
     """
 
     def __init__(
@@ -283,17 +301,21 @@ class FERVGG(_PooledHead):
         embedding_dim: int = 256,
         dropout: float = 0.4,
         block_dropout: float = 0.1,
+        separable: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c = in_channels
         for w in widths:
             for _ in range(convs):
-                layers += [
-                    nn.Conv2d(c, w, 3, padding=1, bias=False),
-                    nn.BatchNorm2d(w),
-                    nn.ReLU(inplace=True),
-                ]
+                if separable and c != in_channels:
+                    layers += separable_conv_bn_relu(c, w)
+                else:
+                    layers += [
+                        nn.Conv2d(c, w, 3, padding=1, bias=False),
+                        nn.BatchNorm2d(w),
+                        nn.ReLU(inplace=True),
+                    ]
                 c = w
             layers.append(nn.MaxPool2d(2))
             if block_dropout:
