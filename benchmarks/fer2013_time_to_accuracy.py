@@ -48,10 +48,13 @@ EPYC, 60 min, capped AVX2     vgg32@40     0.5589 (4)  0.6030 (9)   0.6272 (13) 
 EPYC, 60 min, native bf16     vgg32@40     0.5770 (8)  0.6325 (15)  0.6442 (25)  0.6682 (38)  0.6790
 Xeon, 60 min, no bf16 (fp32)  vgg32@40     0.5731 (6)  0.6147 (12)  0.6378 (18)  0.6523 (26)  0.6604
 Xeon, 60 min, no bf16 (fp32)  vgg48@40-48  0.5238 (3)  0.5247 (6)   0.5294 (10)  0.5706 (13)  0.6364
+EPYC, 60 min, native bf16     sep48@48     0.5439 (9)  0.6016 (18)  0.6317 (29)  0.6436 (43)  0.6551
+EPYC, 60 min, native bf16     vgg32@48     0.5932 (7)  0.6283 (15)  0.6481 (22)  0.6648 (33)  0.6754
 ============================  ===========  ==========  ===========  ===========  ===========  =======
 
 (vgg48@40-48 is scored at 48 px while it trains at 40: its marks before 45 minutes are low for
-that reason.)
+that reason. sep48@48 is vgg48@48 with depthwise-separable convolutions: more epochs than
+vgg32@40 in the same time, less accuracy at every mark.)
 
 vgg48@48 (the version-1 network) has the points of version 1's runs (ladder.RUNGS). The
 predicted tables from ``--table`` on both paths, and the AVX2 recipe run that tested the

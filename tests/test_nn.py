@@ -403,6 +403,34 @@ def test_deeper_fer_nets(name):
     assert model.tokens(x).shape[2] == model.token_dim
 
 
+def test_separable_fer_vgg_keeps_the_shapes_with_a_fraction_of_the_weights():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    widths = (16, 32, 64, 128)
+    plain = build_fer_net("fer_vgg", widths=widths).eval()
+    sep = build_fer_net("fer_vgg", widths=widths, separable=True).eval()
+    x = torch.rand(2, 1, 48, 48)
+    assert sep(x).shape == (2, 7) and sep.embed(x).shape == plain.embed(x).shape
+    assert sep.feature_map(x).shape == plain.feature_map(x).shape
+    convs = [m for m in sep.trunk if isinstance(m, nn.Conv2d)]
+    # the first convolution stays dense; each later one is depthwise 3x3 then pointwise 1x1
+    assert convs[0].kernel_size == (3, 3) and convs[0].groups == 1
+    assert [(c.kernel_size, c.groups == c.in_channels) for c in convs[1:3]] == [
+        ((3, 3), True),
+        ((1, 1), False),
+    ]
+    assert len(convs) == 1 + 2 * 7
+
+    def flops(model):
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+        return counter.get_total_flops()
+
+    assert flops(sep) < flops(plain) / 4
+    n_trunk = [sum(p.numel() for p in m.trunk.parameters()) for m in (plain, sep)]
+    assert n_trunk[1] < n_trunk[0] / 4
+
+
 def test_too_small_input_is_a_clear_error():
     with pytest.raises(ValueError, match="too small"):
         build_fer_net("cnnlstm_model3", image_size=(16, 16))

@@ -116,3 +116,15 @@ def test_a_progressive_rung_trains_small_first_and_is_timed_at_each_size():
     toy = Rung("toy", (8, 8, 8, 8), 48, progressive=((0.5, 24),))
     train_ips, infer_ips, params = measure_rung(SETTINGS["smoke"], toy, n=64)
     assert train_ips > 0 and infer_ips > 0 and params > 0
+
+
+def test_a_separable_rung_builds_the_separable_network():
+    rung = next(r for r in RUNGS if r.separable)
+    settings = rung_settings(SETTINGS["smoke"], rung)
+    assert settings["architecture_params"]["separable"] is True
+    plain = rung_settings(SETTINGS["smoke"], next(r for r in RUNGS if not r.separable))
+    assert plain["architecture_params"]["separable"] is False
+    toy = Rung("toy", (8, 16, 16, 16), 48, separable=True)
+    *_, params = measure_rung(SETTINGS["smoke"], toy, n=64)
+    dense = Rung("toy", (8, 16, 16, 16), 48)
+    assert params < measure_rung(SETTINGS["smoke"], dense, n=64)[2]

@@ -288,7 +288,7 @@ class FERVGG(_PooledHead):
 
     ``separable=True`` makes every convolution but the first a depthwise-separable one
     (MobileNet's depthwise Conv3x3-BN-ReLU then pointwise Conv1x1-BN-ReLU,
-    :func:`separable_conv_bn_relu`): about a seventh of the FLOPs at the same widths.
+    :func:`separable_conv_bn_relu`): about an eighth of the FLOPs at the same widths.
     """
 
     def __init__(
