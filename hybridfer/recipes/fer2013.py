@@ -130,8 +130,7 @@ _REDUCTIONS = {
     "cpu": [
         "fer_vgg at the ladder's rung for this machine and budget (widths 48-96-192-384 or "
         "32-64-128-256, 48 or 40 px, dense or depthwise-separable; full: 64-128-256-512 at 48), "
-        "no per-block dropout, random "
-        "erasing at p 0.1 (full: 0.25) and no mixup/CutMix",
+        "no per-block dropout, random erasing at p 0.1 (full: 0.25) and no mixup/CutMix",
         "training ends with the time budget (budget_minutes covers the whole run: training "
         "gets what the predicted inference, features and heads leave), not after a number "
         "of epochs",

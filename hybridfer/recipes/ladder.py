@@ -4,8 +4,9 @@ the choice of the one expected to score best on this machine within the training
 Every rung is the recipe's ``fer_vgg`` with its schedule (AdamW, one-cycle annealed over the
 budget, ``"fer_light"`` augmentation, label smoothing 0.1, EMA 0.999) at one width and input
 size, with dense or depthwise-separable convolutions. What a rung reaches depends on how many
-epochs it gets; how many it gets depends on the machine. So each rung carries the PublicTest accuracies (network + flip TTA, trained on
-Training only) that annealed runs of it reached after a known number of epochs
+epochs it gets; how many it gets depends on the machine. So each rung carries the PublicTest
+accuracies (network + flip TTA, trained on Training only) that annealed runs of it reached
+after a known number of epochs
 (:attr:`Rung.measured`, with the run that produced each point), and the choice is a pure
 function of the measured throughput and the budget (:func:`choose_rung`): the epochs each rung
 would get, ``train_s / epoch_seconds(...)`` (the measured rates, slowed by what whole runs
