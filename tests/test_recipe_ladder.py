@@ -81,6 +81,11 @@ def test_predictions_follow_the_measured_points():
     assert predict_accuracy(one, 30, reference=SLOW) < predict_accuracy(one, 40, reference=SLOW)
     assert predict_accuracy(one, 400, reference=SLOW) == predict_accuracy(one, 40, reference=SLOW)
     assert predict_accuracy(one, 0.0, reference=SLOW) == 0.0
+    # two runs at the same epochs count as their mean, wherever they sit among the points
+    rerun = Rung("rerun", (48,), 48, (*SLOW.measured, (20, 0.63, "t2")))
+    assert predict_accuracy(rerun, 20, reference=rerun) == pytest.approx((0.65 + 0.63) / 2)
+    assert predict_accuracy(rerun, 40, reference=rerun) == pytest.approx(0.68)
+    assert predict_accuracy(rerun, mid, reference=rerun) == pytest.approx((0.58 + 0.64) / 2)
     # the shipped ladder: every rung without progressive resizing has measured points, the
     # reference increases with epochs
     assert all(r.measured for r in RUNGS if not r.progressive)
