@@ -56,6 +56,7 @@ import numpy as np
 import torch
 from _paths import data_root  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from hybridfer.evaluation.profiling import count_flops
 from hybridfer.extractors import CNNFeatures
 from hybridfer.nn.architectures import build_fer_net
 from hybridfer.nn.augment import BatchAugmentation
@@ -179,15 +180,13 @@ def accuracy_pair(data: str | None, device: str, schedule: str, seeds: list[int]
 
 def flops_per_image(widths, size: int, separable: bool = False) -> float:
     """Forward + backward FLOPs of one 1x``size``x``size`` image through ``fer_vgg``: three
-    times the forward FLOPs (``torch.utils.flop_counter``).
+    times the forward FLOPs (:func:`hybridfer.evaluation.profiling.count_flops`).
 
     Counted from the forward pass because torch 2.14's counter ignores ``groups`` in
     ``convolution_backward``: it gives a depthwise-separable network 577 backward MFLOP per
     image against its 65 forward (the dense ``fer_vgg`` counts 1,581 in all, 3.0x its 528
     forward).
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     model = build_fer_net(
         "fer_vgg",
         image_size=(size, size),
@@ -195,10 +194,7 @@ def flops_per_image(widths, size: int, separable: bool = False) -> float:
         block_dropout=0.0,
         separable=separable,
     )
-    x = torch.randn(8, 1, size, size)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return 3 * counter.get_total_flops() / len(x)
+    return 3.0 * count_flops(model, (1, 1, size, size))
 
 
 def fp32_peak(fma_units: int) -> tuple[float, str]:
